@@ -1,0 +1,37 @@
+"""hotmod: dependency-aware, transactional hot reloading for a running Python process.
+
+Edit a module and hotmod re-executes it and every watched module that imports it, in
+dependency order, without restarting the process; if anything fails, the previous modules are
+put back and the process keeps running its last good code.
+"""
+
+from hotmod._api import watch, watching
+from hotmod._exceptions import (
+    ArgumentTypeError,
+    HotmodError,
+    NotWatchedError,
+    PackageNotFoundError,
+    ReloaderStateError,
+)
+from hotmod._import_graph import ImportGraph
+from hotmod._reloader import Reloader
+from hotmod._result import ReloadResult
+from hotmod._transaction import previous
+from hotmod._version import __version__
+from hotmod._worker import reloading
+
+__all__ = [
+    "ArgumentTypeError",
+    "HotmodError",
+    "ImportGraph",
+    "NotWatchedError",
+    "PackageNotFoundError",
+    "ReloadResult",
+    "Reloader",
+    "ReloaderStateError",
+    "__version__",
+    "previous",
+    "reloading",
+    "watch",
+    "watching",
+]

@@ -1,0 +1,62 @@
+"""Exceptions raised by hotmod.
+
+The tree, with the builtin each class also derives from where the API promises one::
+
+    HotmodError
+     ├── PackageNotFoundError (ModuleNotFoundError)  a watched package name cannot be imported
+     ├── NotWatchedError (ValueError)                a reload target lies outside what is watched
+     ├── ArgumentTypeError (TypeError)               an argument of the wrong type
+     └── ReloaderStateError (RuntimeError)           an illegal lifecycle step, e.g. start() twice
+
+Errors raised by *user code* while a module re-executes (SyntaxError, NameError, ...) are never
+wrapped: they are returned in ``ReloadResult.error`` exactly as raised.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArgumentTypeError",
+    "HotmodError",
+    "NotWatchedError",
+    "PackageNotFoundError",
+    "ReloaderStateError",
+]
+
+
+class HotmodError(Exception):
+    """Base class of every exception hotmod raises itself."""
+
+
+class PackageNotFoundError(HotmodError, ModuleNotFoundError):
+    """A package given to ``Reloader``/``watch`` cannot be found by the import system.
+
+    ``name`` is the package name, as for ``ModuleNotFoundError``.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"No module named {name!r}: hotmod watches importable packages. Check the spelling, "
+            "and that the folder holding it is on sys.path (install it with `pip install -e .` "
+            "or run from the project root).",
+            name=name,
+        )
+
+
+class NotWatchedError(HotmodError, ValueError):
+    """A module, file or package that hotmod will not reload (outside the watched packages,
+    or part of the standard library, site-packages, ``__main__`` or hotmod itself).
+
+    ``target`` is the offending name or path.
+    """
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target = target
+        super().__init__(reason)
+
+
+class ArgumentTypeError(HotmodError, TypeError):
+    """An argument of the wrong type was passed to a hotmod API."""
+
+
+class ReloaderStateError(HotmodError, RuntimeError):
+    """A lifecycle method was called in a state that does not allow it."""

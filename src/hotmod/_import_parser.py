@@ -1,0 +1,148 @@
+"""Find what a module imports, from its source text alone.
+
+Pure: source in, import references out. A reference is an absolute dotted name that the module
+may depend on at run time. For ``from pkg import name`` the reference is ``pkg.name``: the import
+graph resolves each reference to the longest prefix that is a known module, so it becomes an edge
+to the module ``pkg.name`` when there is one and to ``pkg`` otherwise.
+
+Covered: ``import a.b`` (references ``a.b`` and the bound name ``a``), ``import a.b as c``,
+``from a import b``, ``from . import b``, ``from ..x import y`` (resolved against the module's
+package), ``from a import *``, at any depth of functions, classes, ``if``/``try``/``with``/loops
+and ``match``; calls ``importlib.import_module("...")`` and ``__import__("...")`` with string
+literals. Imports under ``if TYPE_CHECKING:`` are not run-time references and are left out.
+"""
+
+from __future__ import annotations
+
+import ast
+
+__all__ = ["ImportParseError", "parse_imports"]
+
+
+class ImportParseError(Exception):
+    """The source could not be parsed (the caller keeps the module's previous references)."""
+
+
+_COMPOUND_BODIES = ("body", "orelse", "finalbody")
+_DYNAMIC_MARKERS = (b"import_module", b"__import__")
+
+
+def parse_imports(source: bytes, module: str, *, is_package: bool) -> frozenset[str]:
+    """Return the absolute names ``module`` imports, given its source.
+
+    Args:
+        source: the module's source as bytes (PEP 263 encodings are honoured).
+        module: the module's dotted name, used to resolve relative imports.
+        is_package: whether the module is a package (``__init__.py``).
+
+    Returns:
+        A frozenset of dotted names; never includes ``module`` itself.
+
+    Raises:
+        ImportParseError: the source is not valid Python (syntax, encoding, null bytes).
+
+    Example:
+        >>> sorted(parse_imports(b"from . import b\\nimport os.path", "pkg.a", is_package=False))
+        ['os', 'os.path', 'pkg.b']
+    """
+    if b"import" not in source:
+        return frozenset()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise ImportParseError(f"cannot parse {module}: {exc}") from exc
+    package = module if is_package else module.rpartition(".")[0]
+    refs: set[str] = set()
+    _collect_statements(tree.body, package, refs)
+    if any(marker in source for marker in _DYNAMIC_MARKERS):
+        _collect_dynamic(tree, package, refs)
+    refs.discard(module)
+    return frozenset(refs)
+
+
+def _collect_statements(body: list[ast.stmt], package: str, refs: set[str]) -> None:
+    # Iterative walk over statements only: import statements cannot hide inside expressions,
+    # and deep nesting must not hit the recursion limit.
+    stack: list[list[ast.stmt]] = [body]
+    while stack:
+        for node in stack.pop():
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    refs.add(alias.name)
+                    if alias.asname is None:
+                        refs.add(alias.name.partition(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                base = _absolute_base(node.module, node.level, package)
+                if base is None:
+                    continue
+                for alias in node.names:
+                    refs.add(base if alias.name == "*" else f"{base}.{alias.name}")
+            elif isinstance(node, ast.If) and _is_type_checking(node.test):
+                stack.append(node.orelse)
+            else:
+                for field in _COMPOUND_BODIES:
+                    child = getattr(node, field, None)
+                    if child:
+                        stack.append(child)
+                for handler in getattr(node, "handlers", ()):
+                    stack.append(handler.body)
+                for case in getattr(node, "cases", ()):
+                    stack.append(case.body)
+
+
+def _absolute_base(name: str | None, level: int, package: str) -> str | None:
+    """The absolute module an ``ImportFrom`` names, or None when it reaches above the top."""
+    if level == 0:
+        return name or None
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts) or (level - 1 == len(parts) and not name):
+        return None
+    stem = parts[: len(parts) - (level - 1)]
+    if name:
+        stem.append(name)
+    return ".".join(stem)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+def _collect_dynamic(tree: ast.Module, package: str, refs: set[str]) -> None:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if called not in ("import_module", "__import__"):
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue
+        target = first.value
+        if target.startswith("."):
+            anchor = _relative_anchor(node, package)
+            if anchor is None:
+                continue
+            level = len(target) - len(target.lstrip("."))
+            base = _absolute_base(target[level:] or None, level, anchor)
+            if base is None:
+                continue
+            target = base
+        refs.add(target)
+        if called == "__import__":
+            refs.add(target.partition(".")[0])
+
+
+def _relative_anchor(call: ast.Call, package: str) -> str | None:
+    """The package a relative ``import_module(".x", package)`` is resolved against."""
+    anchor: ast.expr | None = call.args[1] if len(call.args) > 1 else None
+    for keyword in call.keywords:
+        if keyword.arg == "package":
+            anchor = keyword.value
+    if isinstance(anchor, ast.Constant) and isinstance(anchor.value, str):
+        return anchor.value
+    if isinstance(anchor, ast.Name) and anchor.id in ("__package__", "__name__"):
+        return package
+    return None

@@ -1,0 +1,287 @@
+"""Which loaded modules are watched, and which source file each one came from.
+
+The index maps in both directions between module names and the real paths of their ``.py``
+files, and resolves the watched packages to the folders (roots) the file watcher observes. It
+reads the module dict it is given and never changes it.
+
+A module is watched when its name is a watched package or lies below one, or when its source file
+lies below one of the extra ``paths``; and in either case it is plain Python source outside the
+standard library and site-packages, and is neither ``__main__`` nor part of hotmod.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import site
+import sys
+import sysconfig
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+from hotmod._exceptions import ArgumentTypeError, NotWatchedError, PackageNotFoundError
+
+__all__ = ["ModuleIndex", "ModuleRecord", "system_dirs"]
+
+_HOTMOD_DIR = os.path.dirname(os.path.realpath(__file__))
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRecord:
+    """A watched module: its name, the real path of its source, and when it was first seen."""
+
+    name: str
+    path: str
+    is_package: bool
+    seq: int
+
+
+def system_dirs() -> tuple[str, ...]:
+    """Real paths of the standard library and site-packages folders, each ending in a separator."""
+    found: set[str] = set()
+    for scheme_vars in ({}, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
+        paths = sysconfig.get_paths(vars=scheme_vars)
+        found.update(paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
+    found.add(os.path.dirname(os.__file__))
+    with contextlib.suppress(AttributeError):  # an old virtualenv's site module lacks it
+        found.update(site.getsitepackages())
+    found.add(site.getusersitepackages())
+    found.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return tuple(sorted({os.path.join(os.path.realpath(p), "") for p in found if p}))
+
+
+class ModuleIndex:
+    """Watched modules of a set of packages and paths, kept in step with the module dict.
+
+    Args:
+        packages: dotted names of the watched packages (or plain modules).
+        paths: extra files or folders; modules whose source lies below them are watched too.
+        modules: the module dict to read (the interpreter's live one in production).
+
+    Raises:
+        ArgumentTypeError: a package is not a ``str`` or a path is not ``str``/``os.PathLike``.
+        PackageNotFoundError: a package cannot be found by the import system.
+        NotWatchedError: a package or path is part of the standard library, site-packages,
+            ``__main__`` or hotmod, or a path does not exist.
+    """
+
+    def __init__(
+        self,
+        packages: Iterable[str],
+        paths: Iterable[str | os.PathLike[str]],
+        modules: Mapping[str, ModuleType],
+    ) -> None:
+        self._system = system_dirs()
+        self._real_dirs: dict[str, str] = {}
+        self.packages: tuple[str, ...] = tuple(_check_package_name(p) for p in packages)
+        self._prefixes = tuple(f"{p}." for p in self.packages)
+        self.paths: tuple[Path, ...] = tuple(self._check_path(p) for p in paths)
+        self._path_prefixes = tuple(os.path.join(str(p), "") for p in self.paths)
+        roots: list[Path] = list(self.paths)
+        for package in self.packages:
+            roots.extend(self._package_roots(package, modules))
+        self.roots: tuple[Path, ...] = tuple(dict.fromkeys(roots))
+        self._records: dict[str, ModuleRecord] = {}
+        self._by_path: dict[str, str] = {}
+        self._examined: set[str] = set()
+        self._synced_len = -1
+        self._next_seq = 0
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[ModuleRecord]:
+        return iter(self._records.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._records
+
+    def get(self, name: str) -> ModuleRecord | None:
+        """The record of a watched module, or None."""
+        return self._records.get(name)
+
+    def module_for_path(self, path: str | os.PathLike[str]) -> str | None:
+        """The watched module whose source is ``path`` (any spelling of it), or None."""
+        return self._by_path.get(self.real_path(os.fspath(path)))
+
+    def covers_name(self, name: str) -> bool:
+        """Whether ``name`` is a watched package or lies below one."""
+        return name in self.packages or name.startswith(self._prefixes)
+
+    def covers_path(self, path: str | os.PathLike[str]) -> bool:
+        """Whether a file lies inside the watched roots (packages' folders and ``paths``)."""
+        real = self.real_path(os.fspath(path))
+        for root in self.roots:
+            text = str(root)
+            if real == text or real.startswith(os.path.join(text, "")):
+                return not self.is_system_path(real)
+        return False
+
+    def is_system_path(self, real_path: str) -> bool:
+        """Whether a real path lies in the standard library or site-packages."""
+        return real_path.startswith(self._system)
+
+    def real_path(self, path: str) -> str:
+        """``os.path.realpath`` with the folder part cached: this runs once per file event."""
+        folder, base = os.path.split(os.path.abspath(path))
+        real_dir = self._real_dirs.get(folder)
+        if real_dir is None:
+            real_dir = self._real_dirs[folder] = os.path.realpath(folder)
+        return os.path.join(real_dir, base)
+
+    def record_for(self, name: str, module: object) -> ModuleRecord | None:
+        """A record for ``module`` if it is one hotmod watches (not stored), else None."""
+        if name in {"__main__", "hotmod"} or name.startswith("hotmod."):
+            return None
+        if not isinstance(module, ModuleType):
+            return None
+        namespace = module.__dict__
+        spec = namespace.get("__spec__")
+        origin: object = None
+        if isinstance(spec, ModuleSpec):
+            if spec.has_location:
+                origin = spec.origin
+        else:
+            origin = namespace.get("__file__")
+        if not isinstance(origin, str) or not origin.endswith(".py"):
+            return None  # namespace package, builtin, frozen, C extension or bytecode only
+        real = self.real_path(origin)
+        if not self.covers_name(name) and not real.startswith(self._path_prefixes):
+            return None
+        if self.is_system_path(real) or real.startswith(_HOTMOD_DIR):
+            return None
+        return ModuleRecord(name, real, "__path__" in namespace, self._next_seq)
+
+    # -- updates ---------------------------------------------------------------------------
+
+    def sync(
+        self, modules: Mapping[str, ModuleType], *, force: bool = False
+    ) -> tuple[list[ModuleRecord], list[str]]:
+        """Bring the index in step with ``modules``.
+
+        Cheap when nothing was imported or removed since the last call (the dict's size is
+        compared first); ``force`` rescans anyway.
+
+        Returns:
+            ``(added, removed)``: records of newly seen watched modules, names of forgotten ones.
+        """
+        if not force and len(modules) == self._synced_len:
+            return [], []
+        snapshot = list(modules.items())  # another thread may import while we look
+        present = {name for name, _ in snapshot}
+        added: list[ModuleRecord] = []
+        for name, module in snapshot:
+            if name in self._examined:
+                continue
+            self._examined.add(name)
+            record = self.record_for(name, module)
+            if record is not None and name not in self._records:
+                self._next_seq += 1
+                self._add(record)
+                added.append(record)
+        removed = [name for name in self._records if name not in present]
+        for name in removed:
+            self.forget(name)
+        self._examined.intersection_update(present)
+        self._synced_len = len(snapshot)
+        return added, removed
+
+    def note_size(self, modules: Mapping[str, ModuleType]) -> None:
+        """Record the dict's size after hotmod itself changed it (so sync stays cheap)."""
+        self._synced_len = len(modules)
+
+    def forget(self, name: str) -> None:
+        """Drop a module (no longer loaded); it is examined afresh if it is imported again."""
+        record = self._records.pop(name, None)
+        if record is not None and self._by_path.get(record.path) == name:
+            del self._by_path[record.path]
+        self._examined.discard(name)
+
+    def _add(self, record: ModuleRecord) -> None:
+        self._records[record.name] = record
+        self._by_path[record.path] = record.name
+
+    # -- argument checking -----------------------------------------------------------------
+
+    def _check_path(self, path: object) -> Path:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ArgumentTypeError(
+                f"paths must hold str or os.PathLike items, not {type(path).__name__}: {path!r}"
+            )
+        real = self.real_path(os.fspath(path))
+        if not os.path.exists(real):
+            raise NotWatchedError(
+                str(path), f"path {os.fspath(path)!r} does not exist: pass an existing folder"
+            )
+        if self.is_system_path(os.path.join(real, "")):
+            raise NotWatchedError(
+                str(path),
+                f"path {real!r} is inside the standard library or site-packages; hotmod reloads "
+                "only your own code: pass your project's folder instead",
+            )
+        return Path(real)
+
+    def _package_roots(self, package: str, modules: Mapping[str, ModuleType]) -> list[Path]:
+        if package in {"__main__", "hotmod"} or package.startswith("hotmod."):
+            raise NotWatchedError(
+                package, f"{package!r} cannot be watched: hotmod never reloads {package}"
+            )
+        spec = _find_spec(package, modules)
+        if spec.submodule_search_locations is not None:
+            places = [self.real_path(p) for p in spec.submodule_search_locations]
+        elif spec.has_location and isinstance(spec.origin, str):
+            places = [self.real_path(spec.origin)]
+        else:
+            raise NotWatchedError(
+                package,
+                f"{package!r} is a built-in or frozen module with no source file; hotmod "
+                "reloads Python source: watch your own package instead",
+            )
+        for place in places:
+            if self.is_system_path(os.path.join(place, "")):
+                raise NotWatchedError(
+                    package,
+                    f"{package!r} lives in the standard library or site-packages ({place}); "
+                    "hotmod reloads only your own code: watch your package, or install it "
+                    "in editable mode (pip install -e .)",
+                )
+            if not place.endswith(".py") and os.path.isfile(place):
+                raise NotWatchedError(
+                    package,
+                    f"{package!r} is not Python source ({place}); hotmod reloads .py modules",
+                )
+        return [Path(place) for place in places]
+
+
+def _check_package_name(package: object) -> str:
+    if not isinstance(package, str):
+        raise ArgumentTypeError(
+            f"packages are given as importable names (str), not {type(package).__name__}: "
+            f"{package!r}; to watch a folder pass paths=[...]"
+        )
+    if not package or not all(part.isidentifier() for part in package.split(".")):
+        raise NotWatchedError(
+            package, f"{package!r} is not a module name; pass a dotted name such as 'myapp.core'"
+        )
+    return package
+
+
+def _find_spec(package: str, modules: Mapping[str, ModuleType]) -> ModuleSpec:
+    module = modules.get(package)
+    if module is not None:
+        spec = module.__dict__.get("__spec__") if isinstance(module, ModuleType) else None
+        if isinstance(spec, ModuleSpec):
+            return spec
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError) as exc:
+        raise PackageNotFoundError(package) from exc
+    if spec is None:
+        raise PackageNotFoundError(package)
+    return spec

@@ -1,0 +1,341 @@
+"""Evict modules from the live module dict and re-import them, all or nothing.
+
+This is the only part of hotmod that writes to the module dict. One transaction:
+
+1. prepares the code of every module to re-execute (compiling changed files: a syntax error
+   stops the reload here, before anything was touched);
+2. snapshots each module object and the parent-package attribute that points at it;
+3. calls ``__hotmod_dispose__`` hooks, dependents first;
+4. evicts the modules, dependents first, under the global import lock;
+5. re-imports them, dependencies first (``eager``), through the import system with a finder
+   that serves the prepared code, so nested imports of evicted modules get the new versions;
+6. on any exception restores every snapshot, removes the modules the failed attempt imported,
+   and reports the error: the process keeps running exactly the code it had.
+"""
+
+from __future__ import annotations
+
+import _imp
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.machinery import ModuleSpec, SourceFileLoader
+from types import CodeType, ModuleType
+
+from hotmod._code_cache import CodeCache, CodeLoader, discard_bytecode
+from hotmod._module_dict import live_modules, rebound_modules
+
+__all__ = ["Outcome", "Transaction", "previous"]
+
+logger = logging.getLogger(__name__)
+
+_MISSING = object()
+
+# name -> module object being replaced, filled only while a transaction runs.
+_previous: dict[str, ModuleType] = {}
+
+
+def previous(name: str) -> ModuleType | None:
+    """While module ``name`` re-executes during a reload: the module object it replaces.
+
+    Returns None outside a reload, or for a module that is not being replaced. Use it to carry
+    state across reloads::
+
+        import hotmod
+        _old = hotmod.previous(__name__)
+        cache = _old.cache if _old is not None else {}
+    """
+    return _previous.get(name)
+
+
+@dataclass
+class Outcome:
+    """What a transaction did (the reloader turns it into a ``ReloadResult``)."""
+
+    evicted: tuple[str, ...] = ()
+    reloaded: tuple[str, ...] = ()
+    error: BaseException | None = None
+    rolled_back: bool = False
+    imported: tuple[str, ...] = ()  # modules imported for the first time by the new code
+    new_modules: dict[str, ModuleType] = field(default_factory=dict)
+
+
+class _PlanFinder:
+    """Meta path finder, first on ``sys.meta_path`` during a transaction.
+
+    Serves specs for the modules being re-imported (so their prepared code runs, even when
+    another module's new code imports them first), and records every other name looked up,
+    which are the modules the new code imports for the first time.
+    """
+
+    def __init__(self, make_spec: Callable[[str], ModuleSpec | None]) -> None:
+        self._make_spec = make_spec
+        self.requested: list[str] = []
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        spec = self._make_spec(fullname)
+        if spec is None:
+            self.requested.append(fullname)
+        return spec
+
+    def invalidate_caches(self) -> None:
+        """Nothing cached here."""
+
+
+class Transaction:
+    """One reload of a planned set of modules.
+
+    Args:
+        plan: components (import cycles) in dependency order, from ``ImportGraph.reload_plan``.
+        changed: source bytes of the changed modules, by module name; they are compiled from
+            these bytes. Modules not listed are unchanged and may run cached code.
+        code_cache: where unchanged modules' code comes from.
+        eager: re-import right away (True) or only evict (False).
+        is_watched: whether a module is one of the watched ones (for cleaning up after a
+            failed attempt: only watched first-time imports are removed again).
+    """
+
+    def __init__(
+        self,
+        plan: Sequence[tuple[str, ...]],
+        *,
+        changed: Mapping[str, bytes],
+        code_cache: CodeCache,
+        eager: bool,
+        is_watched: Callable[[str, object], bool],
+    ) -> None:
+        self._plan = plan
+        self._order = [name for component in plan for name in component]
+        self._in_cycle = {name for component in plan if len(component) > 1 for name in component}
+        self._changed = changed
+        self._code_cache = code_cache
+        self._eager = eager
+        self._is_watched = is_watched
+        self._live = live_modules()
+        self._visible = rebound_modules()
+        self._old: dict[str, ModuleType] = {}
+        self._code: dict[str, CodeType] = {}
+        self._parent_attrs: list[tuple[ModuleType, str, object]] = []
+
+    def run(self) -> Outcome:
+        """Apply the plan; never raises for errors in user code (see ``Outcome.error``),
+        except ``KeyboardInterrupt``, which is re-raised after the rollback."""
+        if self._visible is not None:
+            logger.warning(
+                "sys.modules has been rebound to a dict other than the interpreter's module "
+                "dict; hotmod evicts from both, but the import statement only consults the "
+                "interpreter's own. Mutate sys.modules instead of rebinding it."
+            )
+        _imp.acquire_lock()
+        try:
+            return self._run_locked()
+        finally:
+            _previous.clear()
+            _imp.release_lock()
+
+    def _run_locked(self) -> Outcome:
+        live = self._live
+        self._old = {name: live[name] for name in self._order if name in live}
+        order = [name for name in self._order if name in self._old]
+        try:
+            if self._eager:
+                for name in order:
+                    self._prepare(name)
+        except Exception as exc:  # user code failed to compile: nothing was touched yet
+            return Outcome(error=exc, rolled_back=True)
+        evict_order = tuple(reversed(order))
+        _previous.update(self._old)
+        self._dispose(evict_order)
+        finder = _PlanFinder(self._spec_for)
+        try:
+            self._evict(evict_order)
+            if not self._eager:
+                for name in self._changed:
+                    discard_bytecode(self._changed_path(name))
+                return Outcome(evicted=evict_order)
+            sys.meta_path.insert(0, finder)
+            try:
+                for name in order:
+                    if name not in live:
+                        self._import(name)
+            finally:
+                sys.meta_path.remove(finder)
+            self._rebind_kept_submodules(order)
+        except BaseException as exc:
+            self._rollback(finder.requested)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return Outcome(evicted=evict_order, error=exc, rolled_back=True)
+        imported = tuple(
+            name for name in finder.requested if name in live and self._is_watched(name, live[name])
+        )
+        return Outcome(
+            evicted=evict_order,
+            reloaded=tuple(order),
+            imported=imported,
+            new_modules={name: live[name] for name in order if name in live},
+        )
+
+    # -- preparation -----------------------------------------------------------------------
+
+    def _changed_path(self, name: str) -> str:
+        spec = self._old[name].__dict__.get("__spec__") if name in self._old else None
+        origin = spec.origin if isinstance(spec, ModuleSpec) else None
+        return origin if isinstance(origin, str) else ""
+
+    def _prepare(self, name: str) -> None:
+        """Compile or fetch the code ``name`` will run, when its loader allows serving it."""
+        spec = self._old[name].__dict__.get("__spec__")
+        if not isinstance(spec, ModuleSpec) or not isinstance(spec.origin, str):
+            return
+        loader = spec.loader
+        if type(loader) not in (SourceFileLoader, CodeLoader):
+            # Another loader (an import hook that instruments code, a zip file, ...) must run
+            # its own way: re-import through the normal import system instead.
+            if name in self._changed:
+                discard_bytecode(spec.origin)
+            return
+        assert isinstance(loader, SourceFileLoader)
+        source = self._changed.get(name)
+        if source is not None:
+            self._code[name] = self._code_cache.compile_source(spec.origin, source, None)
+            discard_bytecode(spec.origin)
+        else:
+            self._code[name] = self._code_cache.code_for(name, spec.origin, loader)
+
+    def _spec_for(self, name: str) -> ModuleSpec | None:
+        code = self._code.get(name)
+        if code is None:
+            return None
+        old_spec: ModuleSpec = self._old[name].__dict__["__spec__"]
+        origin = old_spec.origin
+        assert isinstance(origin, str)
+        locations = old_spec.submodule_search_locations
+        spec = ModuleSpec(
+            name,
+            CodeLoader(name, origin, code),
+            origin=origin,
+            is_package=locations is not None,
+        )
+        if locations is not None:
+            spec.submodule_search_locations = list(locations)
+        spec.cached = old_spec.cached
+        spec.has_location = True
+        return spec
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def _dispose(self, evict_order: Sequence[str]) -> None:
+        for name in evict_order:
+            hook = self._old[name].__dict__.get("__hotmod_dispose__")
+            if not callable(hook):
+                continue
+            try:
+                hook()
+            except Exception:
+                logger.exception("__hotmod_dispose__ of %s raised; reloading it anyway", name)
+
+    def _evict(self, evict_order: Sequence[str]) -> None:
+        live, visible = self._live, self._visible
+        for name in evict_order:
+            old = self._old[name]
+            parent_name, _, child = name.rpartition(".")
+            parent = live.get(parent_name) if parent_name else None
+            if parent is not None and parent_name not in self._old:
+                namespace = parent.__dict__
+                current = namespace.get(child, _MISSING)
+                self._parent_attrs.append((parent, child, current))
+                # A stale attribute on a kept parent would hand the old module to
+                # `from pkg import child` (lazy mode: until the next import; cycles: while the
+                # new version is half-imported). Elsewhere it stays until the new one replaces
+                # it, so other threads never see it missing.
+                if current is old and (not self._eager or name in self._in_cycle):
+                    del namespace[child]
+            if live.get(name) is old:
+                del live[name]
+            if visible is not None and visible.get(name) is old:
+                del visible[name]
+
+    def _import(self, name: str) -> None:
+        live = self._live
+        parent_name, _, child = name.rpartition(".")
+        spec = self._spec_for(name)
+        if spec is None or (parent_name and parent_name not in live):
+            # The import system imports the parent first; the finder serves prepared code.
+            importlib.import_module(name)
+            self._copy_to_visible(name)
+            return
+        module = importlib.util.module_from_spec(spec)
+        self._put(name, module)
+        spec._initializing = True  # type: ignore[attr-defined] # other threads wait on it
+        try:
+            assert isinstance(spec.loader, CodeLoader)
+            spec.loader.exec_module(module)
+        except BaseException:
+            self._remove(name, module)
+            raise
+        finally:
+            spec._initializing = False  # type: ignore[attr-defined]
+        # A module may have replaced itself in the module dict while executing.
+        module = live.get(name, module)
+        if parent_name:
+            try:
+                setattr(live[parent_name], child, module)
+            except AttributeError:
+                logger.debug("cannot set %s on its parent %s", child, parent_name)
+
+    def _put(self, name: str, module: ModuleType) -> None:
+        self._live[name] = module
+        if self._visible is not None:
+            self._visible[name] = module
+
+    def _remove(self, name: str, module: object) -> None:
+        for modules in (self._live, self._visible):
+            if modules is not None and modules.get(name) is module:
+                del modules[name]
+
+    def _copy_to_visible(self, name: str) -> None:
+        if self._visible is not None and name in self._live:
+            self._visible[name] = self._live[name]
+
+    def _rebind_kept_submodules(self, order: Sequence[str]) -> None:
+        """Give each re-executed package the submodules the old package object had."""
+        live = self._live
+        for name in order:
+            old = self._old[name]
+            new = live.get(name)
+            if new is None or "__path__" not in old.__dict__:
+                continue
+            new_namespace = new.__dict__
+            for attr, value in list(old.__dict__.items()):
+                if attr in new_namespace or not isinstance(value, ModuleType):
+                    continue
+                child = f"{name}.{attr}"
+                if child not in self._old and live.get(child) is value:
+                    new_namespace[attr] = value
+
+    def _rollback(self, requested: Sequence[str]) -> None:
+        live = self._live
+        for name in requested:
+            module = live.get(name)
+            if module is not None and self._is_watched(name, module):
+                self._remove(name, module)
+                parent_name, _, child = name.rpartition(".")
+                parent = live.get(parent_name)
+                if parent is not None and parent.__dict__.get(child) is module:
+                    del parent.__dict__[child]
+        for name, old in self._old.items():
+            current = live.get(name)
+            if current is not None and current is not old:
+                self._remove(name, current)
+            self._put(name, old)
+        for parent, child, value in reversed(self._parent_attrs):
+            if value is _MISSING:
+                parent.__dict__.pop(child, None)
+            else:
+                parent.__dict__[child] = value

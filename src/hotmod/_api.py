@@ -93,4 +93,3 @@ def stop_all() -> None:
         _registry.clear()
     for reloader in reloaders:
         reloader.stop()
-

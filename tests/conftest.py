@@ -1,0 +1,132 @@
+"""Shared fixtures.
+
+Anything that touches the module dict runs in a fresh interpreter: ``project.run(code)`` executes
+``code`` in a subprocess whose working folder is a temporary project (``project.write`` puts a
+package there) with hotmod importable, bytecode writing on (the machine sets
+PYTHONDONTWRITEBYTECODE, which would hide bytecode-cache bugs) and logging of "hotmod" shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+# Put at the top of a test module's source: every execution appends the module's name to
+# builtins.EXECUTED, so a test can assert exactly which modules re-executed, in which order.
+RECORD = "import builtins; builtins.__dict__.setdefault('EXECUTED', []).append(__name__)\n"
+
+PRELUDE = """\
+import builtins, json, logging, os, sys, time
+from pathlib import Path
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+import hotmod
+
+def executed():
+    return list(builtins.__dict__.get("EXECUTED", []))
+
+def reset():
+    builtins.__dict__["EXECUTED"] = []
+
+def edit(path, old, new):
+    p = Path(path)
+    text = p.read_text()
+    assert old in text, (old, text)
+    p.write_text(text.replace(old, new, 1))
+
+def emit(**values):
+    print("RESULT " + json.dumps(values), flush=True)
+"""
+
+
+@dataclass
+class Project:
+    """A temporary project folder and a way to run code against it in a fresh interpreter."""
+
+    root: Path
+
+    def write(self, files: dict[str, str], *, record: bool = True) -> None:
+        """Write ``{"pkg/a.py": source}``; ``record`` prefixes each ``.py`` with ``RECORD``."""
+        for rel, source in files.items():
+            path = self.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            body = textwrap.dedent(source)
+            if record and rel.endswith(".py"):
+                body = RECORD + body
+            path.write_text(body)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("HOTMOD_POLLING", None)
+        env["PYTHONPATH"] = os.pathsep.join([str(self.root), str(SRC)])
+        return env
+
+    def run(
+        self, code: str, *, timeout: float = 60, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``PRELUDE + code`` in a fresh interpreter; fail the test if it exits non-zero."""
+        script = self.root / "_test_script.py"
+        script.write_text(PRELUDE + textwrap.dedent(code))
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(
+                f"subprocess exited {proc.returncode}\n--- stdout\n{proc.stdout}"
+                f"\n--- stderr\n{proc.stderr}"
+            )
+        return proc
+
+    def results(self, code: str, **kwargs: float) -> list[dict[str, object]]:
+        """Run ``code`` and return every ``emit(...)`` it printed, in order."""
+        proc = self.run(code, **kwargs)  # type: ignore[arg-type]
+        return [
+            json.loads(line[len("RESULT ") :])
+            for line in proc.stdout.splitlines()
+            if line.startswith("RESULT ")
+        ]
+
+    def result(self, code: str, **kwargs: float) -> dict[str, object]:
+        """Run ``code``, which must ``emit(...)`` exactly once, and return what it emitted."""
+        found = self.results(code, **kwargs)
+        assert len(found) == 1, found
+        return found[0]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _restore_interpreter_state() -> Iterator[None]:
+    """In-process tests must leave sys.path, sys.modules and logging as they found them."""
+    path = list(sys.path)
+    modules = dict(sys.modules)
+    logger = logging.getLogger("hotmod")
+    level, handlers, propagate = logger.level, list(logger.handlers), logger.propagate
+    yield
+    sys.path[:] = path
+    for name in [n for n in sys.modules if n not in modules]:
+        del sys.modules[name]
+    sys.modules.update(modules)
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
+    logger.propagate = propagate

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from conftest import Project
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -49,6 +50,6 @@ def test_readme_snippet_runs(project: Project, name: str, code: str) -> None:
     project.write(MYAPP, record=False)
     proc = project.run("\nos.chdir(os.path.dirname(__file__))\n" + code)
     printed = [line for line in proc.stdout.splitlines() if line.strip()]
-    for expected, line in zip(expected_values(code), printed):
+    for expected, line in zip(expected_values(code), printed, strict=False):
         if expected is not None:
             assert ast.literal_eval(line) == expected, (name, line)

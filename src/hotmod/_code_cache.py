@@ -61,7 +61,12 @@ def discard_bytecode(source_path: str) -> None:
 
 
 class CodeCache:
-    """Code objects by source path, each valid for one stat signature of its file."""
+    """Code objects by module name, each valid for one version (stat signature) of its file.
+
+    The version is the one the running code was loaded from (the reloader knows it without a
+    ``stat``): a dependent that is re-executed runs the code it was loaded from, and a change to
+    its file is a change of its own, applied as such.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[StatKey, CodeType]] = {}
@@ -69,34 +74,28 @@ class CodeCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def compile_source(self, path: str, source: bytes, key: StatKey | None) -> CodeType:
-        """Compile ``source`` (the bytes read from ``path``) and remember it.
+    def put(self, name: str, key: StatKey, code: CodeType) -> None:
+        """Remember the code compiled from version ``key`` of the module's file."""
+        self._entries[name] = (key, code)
 
-        Raises:
-            SyntaxError: the source does not compile (ValueError for null bytes on 3.10/3.11).
-        """
-        code = compile(source, path, "exec", dont_inherit=True)
-        if key is not None:
-            self._entries[path] = (key, code)
-        return code
-
-    def code_for(self, name: str, path: str, loader: SourceFileLoader) -> CodeType:
-        """The code of an unchanged module: from memory when the file is as it was, else from
-        ``loader`` (which reads the ``.pyc`` or compiles the source)."""
-        try:
-            key: StatKey | None = stat_key(os.stat(path))
-        except OSError:
-            key = None
-        entry = self._entries.get(path)
-        if entry is not None and entry[0] == key:
+    def code_for(self, name: str, loader: SourceFileLoader, key: StatKey | None) -> CodeType:
+        """The code of an unchanged module: from memory when ``key`` is the cached version,
+        else from ``loader`` (which reads the ``.pyc`` or compiles the source)."""
+        entry = self._entries.get(name)
+        if entry is not None and key is not None and entry[0] == key:
             return entry[1]
+        if key is None:
+            try:
+                key = stat_key(os.stat(loader.path))
+            except OSError:
+                key = None
         code = SourceFileLoader.get_code(loader, name)
         if not isinstance(code, CodeType):  # pragma: no cover - defensive
-            raise ImportError(f"no code for {name} from {path}", name=name, path=path)
+            raise ImportError(f"no code for {name} from {loader.path}", name=name)
         if key is not None:
-            self._entries[path] = (key, code)
+            self._entries[name] = (key, code)
         return code
 
-    def forget(self, path: str) -> None:
-        """Drop the entry of a file."""
-        self._entries.pop(path, None)
+    def forget(self, name: str) -> None:
+        """Drop the entry of a module."""
+        self._entries.pop(name, None)

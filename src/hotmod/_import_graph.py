@@ -11,7 +11,6 @@ When a module joins the graph later, references that now resolve to it are re-re
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable
 
 __all__ = ["ImportGraph"]
@@ -59,7 +58,7 @@ class ImportGraph:
 
     def dependents(self, name: str) -> set[str]:
         """Every watched module that imports ``name`` directly or transitively."""
-        seen = self._closure((name,), lambda _: False)
+        seen, _ = self._closure((name,), lambda _: False)
         seen.discard(name)
         return seen
 
@@ -148,18 +147,26 @@ class ImportGraph:
 
     # -- reload planning -------------------------------------------------------------------
 
-    def _closure(self, start: Iterable[str], stop: Callable[[str], bool]) -> set[str]:
-        """``start`` plus every module that depends on it, not expanding past ``stop`` nodes."""
+    def _closure(
+        self, start: Iterable[str], stop: Callable[[str], bool]
+    ) -> tuple[set[str], list[str]]:
+        """``start`` plus every module that depends on it, not expanding past ``stop`` nodes.
+
+        Returns the set reached (``stop`` nodes included) and the ``stop`` nodes reached.
+        """
         seen = {name for name in start if name in self._order}
-        frontier = [name for name in seen if not stop(name)]
+        stopped = [name for name in seen if stop(name)]
+        frontier = [name for name in seen if name not in stopped]
+        rdeps = self._rdeps
         while frontier:
-            name = frontier.pop()
-            for importer in self._rdeps[name]:
+            for importer in rdeps[frontier.pop()]:
                 if importer not in seen:
                     seen.add(importer)
-                    if not stop(importer):
+                    if stop(importer):
+                        stopped.append(importer)
+                    else:
                         frontier.append(importer)
-        return seen
+        return seen, stopped
 
     def reload_plan(
         self, changed: Iterable[str], *, stop: Callable[[str], bool] = lambda _: False
@@ -174,60 +181,45 @@ class ImportGraph:
 
         Returns:
             ``(plan, skipped)``: the plan is a list of strongly connected components (tuples; a
-            module outside any cycle is a one-tuple), each after every component it imports,
-            ties broken by the order in which the modules were first imported, so the plan
-            repeats the program's own order. ``skipped`` lists the ``stop`` modules reached.
+            module outside any cycle is a one-tuple), each after every component it imports;
+            among independent modules, the one imported first comes first, so the plan repeats
+            the program's own order. ``skipped`` lists the ``stop`` modules reached.
         """
-        reached = self._closure(changed, stop)
-        skipped = sorted((name for name in reached if stop(name)), key=self._order.__getitem__)
-        members = reached.difference(skipped)
-        if not members:
-            return [], skipped
-        components = self._components(members)
-        component_of = {name: index for index, comp in enumerate(components) for name in comp}
-        waiting = [0] * len(components)  # unplaced components each one still imports
-        needed_by: list[list[int]] = [[] for _ in components]
-        for index, comp in enumerate(components):
-            deps = {
-                component_of[dep]
-                for name in comp
-                for dep in self._deps[name]
-                if dep in component_of and component_of[dep] != index
-            }
-            waiting[index] = len(deps)
-            for dep in deps:
-                needed_by[dep].append(index)
-        key = [min(self._order[name] for name in comp) for comp in components]
-        ready = [(key[i], i) for i, count in enumerate(waiting) if count == 0]
-        heapq.heapify(ready)
-        plan: list[tuple[str, ...]] = []
-        while ready:
-            _, index = heapq.heappop(ready)
-            plan.append(components[index])
-            for user in needed_by[index]:
-                waiting[user] -= 1
-                if waiting[user] == 0:
-                    heapq.heappush(ready, (key[user], user))
-        return plan, skipped
+        reached, skipped = self._closure(changed, stop)
+        skipped.sort(key=self._order.__getitem__)
+        reached.difference_update(skipped)
+        return self._components(reached), skipped
 
     def _components(self, members: set[str]) -> list[tuple[str, ...]]:
-        """Strongly connected components of the subgraph on ``members`` (iterative Tarjan)."""
+        """Strongly connected components of the subgraph on ``members``, dependencies first.
+
+        Iterative Tarjan: a component is emitted only after every component it reaches (its
+        dependencies), so the output is already a valid reload order. Roots and edges are
+        visited in first-import order, which makes the order deterministic and natural.
+        """
+        order = self._order
+        deps = self._deps
         index_of: dict[str, int] = {}
         low: dict[str, int] = {}
         on_stack: set[str] = set()
         stack: list[str] = []
         result: list[tuple[str, ...]] = []
-        order = self._order
+
+        def successors(node: str) -> list[str]:
+            found = [dep for dep in deps[node] if dep in members]
+            if len(found) > 1:
+                found.sort(key=order.__getitem__, reverse=True)  # popped from the end
+            return found
+
         counter = 0
         for root in sorted(members, key=order.__getitem__):
             if root in index_of:
                 continue
-            work: list[tuple[str, list[str]]] = []
             index_of[root] = low[root] = counter
             counter += 1
             stack.append(root)
             on_stack.add(root)
-            work.append((root, [d for d in self._deps[root] if d in members]))
+            work: list[tuple[str, list[str]]] = [(root, successors(root))]
             while work:
                 node, pending = work[-1]
                 if pending:
@@ -237,24 +229,28 @@ class ImportGraph:
                         counter += 1
                         stack.append(nxt)
                         on_stack.add(nxt)
-                        work.append((nxt, [d for d in self._deps[nxt] if d in members]))
-                    elif nxt in on_stack:
-                        low[node] = min(low[node], index_of[nxt])
+                        work.append((nxt, successors(nxt)))
+                    elif nxt in on_stack and index_of[nxt] < low[node]:
+                        low[node] = index_of[nxt]
                     continue
                 work.pop()
                 if work:
                     parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
+                    if low[node] < low[parent]:
+                        low[parent] = low[node]
                 if low[node] == index_of[node]:
-                    comp: list[str] = []
-                    while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    if member == node:
+                        result.append((member,))
+                        continue
+                    component = [member]
+                    while member != node:
                         member = stack.pop()
                         on_stack.discard(member)
-                        comp.append(member)
-                        if member == node:
-                            break
-                    comp.sort(key=order.__getitem__)
-                    result.append(tuple(comp))
+                        component.append(member)
+                    component.sort(key=order.__getitem__)
+                    result.append(tuple(component))
         return result
 
 

@@ -10,13 +10,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import CodeType, TracebackType
 from typing import TYPE_CHECKING
 
 from typing_extensions import Self
 
 from hotmod._binding_scan import scan_bindings
-from hotmod._code_cache import CodeCache
+from hotmod._code_cache import CodeCache, StatKey
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, ReloaderStateError
 from hotmod._import_graph import ImportGraph
 from hotmod._import_parser import ImportParseError, parse_imports
@@ -363,6 +363,7 @@ class Reloader:
                 plan,
                 changed={name: data for name, (data, _) in sources.items()},
                 code_cache=self._codes,
+                version_of=self._loaded_version,
                 eager=self.eager,
                 is_watched=lambda name, module: self._index.record_for(name, module) is not None,
             )
@@ -378,7 +379,7 @@ class Reloader:
                 )
             else:
                 if outcome.error is None:
-                    self._commit(sources, outcome.new_modules)
+                    self._commit(sources, transaction.compiled, outcome.imported)
                 result = ReloadResult(
                     changed=changed,
                     evicted=outcome.evicted,
@@ -397,19 +398,35 @@ class Reloader:
     def _commit(
         self,
         sources: dict[str, tuple[bytes, SourceVersion]],
-        new_modules: dict[str, ModuleType],
+        compiled: dict[str, CodeType],
+        imported: tuple[str, ...],
     ) -> None:
-        """Bring index, graph and sources in step with the modules now running."""
+        """Bring index, graph, sources and code cache in step with the modules now running.
+
+        Only changed and newly imported modules are parsed and scanned again: a dependent
+        re-executed from unchanged source binds the same modules as before.
+        """
         for name, (data, version) in sources.items():
             record = self._index.get(name)
             if record is None:
                 continue
             self._sources.set_loaded(record.path, version)
-            self._codes.forget(record.path)
+            code = compiled.get(name)
+            if code is None:
+                self._codes.forget(name)
+            else:
+                self._codes.put(name, version.key, code)
             self._parse_into_graph(record, data)
         self._refresh_index()
-        for name, module in new_modules.items():
-            self.graph.set_bindings(name, scan_bindings(module.__dict__, name, self.graph))
+        for name in (*sources, *imported):
+            module = self._live.get(name)
+            if module is not None and name in self.graph:
+                self.graph.set_bindings(name, scan_bindings(module.__dict__, name, self.graph))
+
+    def _loaded_version(self, name: str) -> StatKey | None:
+        record = self._index.get(name)
+        version = self._sources.loaded(record.path) if record is not None else None
+        return version.key if version is not None else None
 
     def _is_skipped(self, name: str) -> bool:
         module = self._live.get(name)

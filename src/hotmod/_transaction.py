@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import _imp
 import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from importlib.machinery import ModuleSpec, SourceFileLoader
 from types import CodeType, ModuleType
 
-from hotmod._code_cache import CodeCache, CodeLoader, discard_bytecode
+from hotmod._code_cache import CodeCache, CodeLoader, StatKey, discard_bytecode
 from hotmod._module_dict import live_modules, rebound_modules
 
 __all__ = ["Outcome", "Transaction", "previous"]
@@ -33,6 +32,10 @@ __all__ = ["Outcome", "Transaction", "previous"]
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
+
+# Module attributes the import system sets from the spec; a re-executed module gets the old
+# module's values (``__path__`` is copied separately: module code may extend it).
+_MODULE_ATTRS = ("__spec__", "__loader__", "__package__", "__file__", "__cached__")
 
 # name -> module object being replaced, filled only while a transaction runs.
 _previous: dict[str, ModuleType] = {}
@@ -93,8 +96,10 @@ class Transaction:
     Args:
         plan: components (import cycles) in dependency order, from ``ImportGraph.reload_plan``.
         changed: source bytes of the changed modules, by module name; they are compiled from
-            these bytes. Modules not listed are unchanged and may run cached code.
+            these bytes (the code is left in ``compiled``). Modules not listed are unchanged and
+            run the code of the version they were loaded from.
         code_cache: where unchanged modules' code comes from.
+        version_of: the stat signature of the file version a module was loaded from.
         eager: re-import right away (True) or only evict (False).
         is_watched: whether a module is one of the watched ones (for cleaning up after a
             failed attempt: only watched first-time imports are removed again).
@@ -106,6 +111,7 @@ class Transaction:
         *,
         changed: Mapping[str, bytes],
         code_cache: CodeCache,
+        version_of: Callable[[str], StatKey | None],
         eager: bool,
         is_watched: Callable[[str, object], bool],
     ) -> None:
@@ -114,6 +120,8 @@ class Transaction:
         self._in_cycle = {name for component in plan if len(component) > 1 for name in component}
         self._changed = changed
         self._code_cache = code_cache
+        self._version_of = version_of
+        self.compiled: dict[str, CodeType] = {}
         self._eager = eager
         self._is_watched = is_watched
         self._live = live_modules()
@@ -203,10 +211,11 @@ class Transaction:
         assert isinstance(loader, SourceFileLoader)
         source = self._changed.get(name)
         if source is not None:
-            self._code[name] = self._code_cache.compile_source(spec.origin, source, None)
+            code = compile(source, spec.origin, "exec", dont_inherit=True)
+            self.compiled[name] = self._code[name] = code
             discard_bytecode(spec.origin)
         else:
-            self._code[name] = self._code_cache.code_for(name, spec.origin, loader)
+            self._code[name] = self._code_cache.code_for(name, loader, self._version_of(name))
 
     def _spec_for(self, name: str) -> ModuleSpec | None:
         code = self._code.get(name)
@@ -264,18 +273,27 @@ class Transaction:
     def _import(self, name: str) -> None:
         live = self._live
         parent_name, _, child = name.rpartition(".")
-        spec = self._spec_for(name)
-        if spec is None or (parent_name and parent_name not in live):
+        code = self._code.get(name)
+        if code is None or (parent_name and parent_name not in live):
             # The import system imports the parent first; the finder serves prepared code.
             importlib.import_module(name)
             self._copy_to_visible(name)
             return
-        module = importlib.util.module_from_spec(spec)
+        # What the import system would do, minus finding and loading: a fresh module with the
+        # old module's spec (same origin, loader and location), executed from prepared code.
+        old_namespace = self._old[name].__dict__
+        spec: ModuleSpec = old_namespace["__spec__"]
+        module = ModuleType(name)
+        namespace = module.__dict__
+        for attr in _MODULE_ATTRS:
+            if attr in old_namespace:
+                namespace[attr] = old_namespace[attr]
+        if spec.submodule_search_locations is not None:
+            namespace["__path__"] = list(spec.submodule_search_locations)
         self._put(name, module)
         spec._initializing = True  # type: ignore[attr-defined] # other threads wait on it
         try:
-            assert isinstance(spec.loader, CodeLoader)
-            spec.loader.exec_module(module)
+            exec(code, namespace)
         except BaseException:
             self._remove(name, module)
             raise

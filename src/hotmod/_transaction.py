@@ -171,9 +171,9 @@ class Transaction:
                 for name in order:
                     if name not in live:
                         self._import(name)
+                    self._rebind_kept_submodules(name)
             finally:
                 sys.meta_path.remove(finder)
-            self._rebind_kept_submodules(order)
         except BaseException as exc:
             self._rollback(finder.requested)
             if isinstance(exc, KeyboardInterrupt):
@@ -321,21 +321,20 @@ class Transaction:
         if self._visible is not None and name in self._live:
             self._visible[name] = self._live[name]
 
-    def _rebind_kept_submodules(self, order: Sequence[str]) -> None:
-        """Give each re-executed package the submodules the old package object had."""
-        live = self._live
-        for name in order:
-            old = self._old[name]
-            new = live.get(name)
-            if new is None or "__path__" not in old.__dict__:
+    def _rebind_kept_submodules(self, name: str) -> None:
+        """Give a re-executed package the submodules the old package object had, right away:
+        modules re-executed after it may reach them as ``pkg.sub`` attributes."""
+        old = self._old[name]
+        new = self._live.get(name)
+        if new is None or "__path__" not in old.__dict__:
+            return
+        new_namespace = new.__dict__
+        for attr, value in list(old.__dict__.items()):
+            if attr in new_namespace or not isinstance(value, ModuleType):
                 continue
-            new_namespace = new.__dict__
-            for attr, value in list(old.__dict__.items()):
-                if attr in new_namespace or not isinstance(value, ModuleType):
-                    continue
-                child = f"{name}.{attr}"
-                if child not in self._old and live.get(child) is value:
-                    new_namespace[attr] = value
+            child = f"{name}.{attr}"
+            if child not in self._old and self._live.get(child) is value:
+                new_namespace[attr] = value
 
     def _rollback(self, requested: Sequence[str]) -> None:
         live = self._live

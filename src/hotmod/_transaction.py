@@ -171,7 +171,8 @@ class Transaction:
                 for name in order:
                     if name not in live:
                         self._import(name)
-                    self._rebind_kept_submodules(name)
+                    if name in live:
+                        self._rebind_kept_submodules(name, live[name])
             finally:
                 sys.meta_path.remove(finder)
         except BaseException as exc:
@@ -290,6 +291,9 @@ class Transaction:
                 namespace[attr] = old_namespace[attr]
         if spec.submodule_search_locations is not None:
             namespace["__path__"] = list(spec.submodule_search_locations)
+            # Before executing: another thread that does `import pkg.sub` gets the package
+            # from the module dict without waiting for it, and must find `pkg.sub` on it.
+            self._rebind_kept_submodules(name, module)
         self._put(name, module)
         spec._initializing = True  # type: ignore[attr-defined] # other threads wait on it
         try:
@@ -321,12 +325,11 @@ class Transaction:
         if self._visible is not None and name in self._live:
             self._visible[name] = self._live[name]
 
-    def _rebind_kept_submodules(self, name: str) -> None:
-        """Give a re-executed package the submodules the old package object had, right away:
-        modules re-executed after it may reach them as ``pkg.sub`` attributes."""
+    def _rebind_kept_submodules(self, name: str, new: ModuleType) -> None:
+        """Give a re-executed package the submodules the old package object had and that
+        stay loaded (modules re-executed after it may reach them as ``pkg.sub``)."""
         old = self._old[name]
-        new = self._live.get(name)
-        if new is None or "__path__" not in old.__dict__:
+        if "__path__" not in old.__dict__:
             return
         new_namespace = new.__dict__
         for attr, value in list(old.__dict__.items()):

@@ -505,8 +505,8 @@ class Reloader:
 
     def _on_overflow(self) -> None:
         """The event queue overflowed: any watched file may have changed. Compare them all."""
-        logger.warning(
-            "file event queue overflowed; rescanning %d watched files by content",
+        logger.info(
+            "file event queue overflowed; comparing %d watched files with what was loaded",
             len(self._index),
         )
         self._on_events_paths([record.path for record in self._index])

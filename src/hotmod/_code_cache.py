@@ -78,23 +78,36 @@ class CodeCache:
         """Remember the code compiled from version ``key`` of the module's file."""
         self._entries[name] = (key, code)
 
-    def code_for(self, name: str, loader: SourceFileLoader, key: StatKey | None) -> CodeType:
-        """The code of an unchanged module: from memory when ``key`` is the cached version,
-        else from ``loader`` (which reads the ``.pyc`` or compiles the source)."""
+    def code_for(
+        self, name: str, loader: SourceFileLoader, loaded: StatKey | None
+    ) -> tuple[CodeType, StatKey | None]:
+        """The code of an unchanged module, and the file version it was compiled from.
+
+        From memory, without touching the disk, when the cached version is the ``loaded`` one.
+        Otherwise the file is looked at: if it is still the loaded version, ``loader`` reads it
+        (``.pyc`` or source, as the import system would); if it changed since it was loaded
+        (an edit not applied yet), it is compiled from source, since a ``.pyc`` written for
+        an older version may still look valid.
+        """
         entry = self._entries.get(name)
-        if entry is not None and key is not None and entry[0] == key:
-            return entry[1]
-        if key is None:
-            try:
-                key = stat_key(os.stat(loader.path))
-            except OSError:
-                key = None
-        code = SourceFileLoader.get_code(loader, name)
+        if entry is not None and loaded is not None and entry[0] == loaded:
+            return entry[1], loaded
+        path = loader.path
+        try:
+            current: StatKey | None = stat_key(os.stat(path))
+        except OSError:
+            current = None
+        if entry is not None and current is not None and entry[0] == current:
+            return entry[1], current
+        if current is None or current == loaded:
+            code = SourceFileLoader.get_code(loader, name)
+        else:
+            code = compile(loader.get_data(path), path, "exec", dont_inherit=True)
         if not isinstance(code, CodeType):  # pragma: no cover - defensive
-            raise ImportError(f"no code for {name} from {loader.path}", name=name)
-        if key is not None:
-            self._entries[name] = (key, code)
-        return code
+            raise ImportError(f"no code for {name} from {path}", name=name)
+        if current is not None:
+            self._entries[name] = (current, code)
+        return code, current
 
     def forget(self, name: str) -> None:
         """Drop the entry of a module."""

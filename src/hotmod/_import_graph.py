@@ -88,12 +88,14 @@ class ImportGraph:
             return
         self.set_references(name, frozenset())
         self.set_bindings(name, frozenset())
-        importers = self._rdeps.pop(name, set())
+        importers = self._rdeps.pop(name)
+        for dep in self._deps.pop(name):
+            self._rdeps[dep].discard(name)
         del self._order[name]
-        del self._deps[name]
         self._refs.pop(name, None)
         self._bound.pop(name, None)
         for importer in importers:
+            self._deps[importer].discard(name)
             self._resolve(importer)
 
     def set_references(self, name: str, refs: frozenset[str]) -> None:
@@ -236,8 +238,7 @@ class ImportGraph:
                 work.pop()
                 if work:
                     parent = work[-1][0]
-                    if low[node] < low[parent]:
-                        low[parent] = low[node]
+                    low[parent] = min(low[parent], low[node])
                 if low[node] == index_of[node]:
                     member = stack.pop()
                     on_stack.discard(member)

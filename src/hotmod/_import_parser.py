@@ -95,8 +95,8 @@ def _absolute_base(name: str | None, level: int, package: str) -> str | None:
     if level == 0:
         return name or None
     parts = package.split(".") if package else []
-    if level - 1 > len(parts) or (level - 1 == len(parts) and not name):
-        return None
+    if level - 1 >= len(parts):
+        return None  # beyond the top-level package: an ImportError at run time
     stem = parts[: len(parts) - (level - 1)]
     if name:
         stem.append(name)

@@ -88,7 +88,7 @@ class ModuleIndex:
         self._records: dict[str, ModuleRecord] = {}
         self._by_path: dict[str, str] = {}
         self._examined: set[str] = set()
-        self._synced_len = -1
+        self._fingerprint: tuple[int, str | None] = (-1, None)
         self._next_seq = 0
 
     # -- queries ---------------------------------------------------------------------------
@@ -161,17 +161,24 @@ class ModuleIndex:
     # -- updates ---------------------------------------------------------------------------
 
     def sync(
-        self, modules: Mapping[str, ModuleType], *, force: bool = False
+        self,
+        modules: dict[str, ModuleType],
+        *,
+        force: bool = False,
+        names: Iterable[str] | None = None,
     ) -> tuple[list[ModuleRecord], list[str]]:
         """Bring the index in step with ``modules``.
 
-        Cheap when nothing was imported or removed since the last call (the dict's size is
-        compared first); ``force`` rescans anyway.
+        Cheap when nothing was imported or removed since the last call: the dict's size and
+        last-inserted key are compared first. ``force`` rescans anyway; ``names`` looks only
+        at those names (hotmod knows what its own reload changed).
 
         Returns:
             ``(added, removed)``: records of newly seen watched modules, names of forgotten ones.
         """
-        if not force and len(modules) == self._synced_len:
+        if names is not None:
+            return self._sync_names(modules, names)
+        if not force and _fingerprint(modules) == self._fingerprint:
             return [], []
         snapshot = list(modules.items())  # another thread may import while we look
         present = {name for name, _ in snapshot}
@@ -180,21 +187,45 @@ class ModuleIndex:
             if name in self._examined:
                 continue
             self._examined.add(name)
-            record = self.record_for(name, module)
-            if record is not None and name not in self._records:
-                self._next_seq += 1
-                self._add(record)
+            record = self._examine(name, module)
+            if record is not None:
                 added.append(record)
         removed = [name for name in self._records if name not in present]
         for name in removed:
             self.forget(name)
         self._examined.intersection_update(present)
-        self._synced_len = len(snapshot)
+        self._fingerprint = _fingerprint(modules)
         return added, removed
 
-    def note_size(self, modules: Mapping[str, ModuleType]) -> None:
-        """Record the dict's size after hotmod itself changed it (so sync stays cheap)."""
-        self._synced_len = len(modules)
+    def _sync_names(
+        self, modules: dict[str, ModuleType], names: Iterable[str]
+    ) -> tuple[list[ModuleRecord], list[str]]:
+        added: list[ModuleRecord] = []
+        removed: list[str] = []
+        for name in names:
+            module = modules.get(name)
+            if module is None:
+                if name in self._records:
+                    self.forget(name)
+                    removed.append(name)
+                continue
+            self._examined.add(name)
+            record = self._examine(name, module)
+            if record is not None:
+                added.append(record)
+        self._fingerprint = _fingerprint(modules)
+        return added, removed
+
+    def _examine(self, name: str, module: object) -> ModuleRecord | None:
+        if name in self._records:
+            return None
+        record = self.record_for(name, module)
+        if record is None:
+            return None
+        self._next_seq += 1
+        self._records[name] = record
+        self._by_path[record.path] = name
+        return record
 
     def forget(self, name: str) -> None:
         """Drop a module (no longer loaded); it is examined afresh if it is imported again."""
@@ -203,10 +234,6 @@ class ModuleIndex:
             del self._by_path[record.path]
         self._examined.discard(name)
 
-    def _add(self, record: ModuleRecord) -> None:
-        self._records[record.name] = record
-        self._by_path[record.path] = record.name
-
     # -- argument checking -----------------------------------------------------------------
 
     def _check_path(self, path: object) -> Path:
@@ -214,7 +241,7 @@ class ModuleIndex:
             raise ArgumentTypeError(
                 f"paths must hold str or os.PathLike items, not {type(path).__name__}: {path!r}"
             )
-        real = self.real_path(os.fspath(path))
+        real = os.path.realpath(os.fspath(path))
         if not os.path.exists(real):
             raise NotWatchedError(
                 str(path), f"path {os.fspath(path)!r} does not exist: pass an existing folder"
@@ -234,9 +261,9 @@ class ModuleIndex:
             )
         spec = _find_spec(package, modules)
         if spec.submodule_search_locations is not None:
-            places = [self.real_path(p) for p in spec.submodule_search_locations]
+            places = [os.path.realpath(p) for p in spec.submodule_search_locations]
         elif spec.has_location and isinstance(spec.origin, str):
-            places = [self.real_path(spec.origin)]
+            places = [os.path.realpath(spec.origin)]
         else:
             raise NotWatchedError(
                 package,
@@ -257,6 +284,12 @@ class ModuleIndex:
                     f"{package!r} is not Python source ({place}); hotmod reloads .py modules",
                 )
         return [Path(place) for place in places]
+
+
+def _fingerprint(modules: dict[str, ModuleType]) -> tuple[int, str | None]:
+    """Size and last-inserted name: any import or removal since the last look changes it,
+    except removing and re-importing the same name, which leaves the index valid anyway."""
+    return len(modules), next(reversed(modules), None)
 
 
 def _check_package_name(package: object) -> str:

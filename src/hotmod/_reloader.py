@@ -34,6 +34,9 @@ __all__ = ["Reloader"]
 logger = logging.getLogger("hotmod")
 
 OnReload = Callable[[ReloadResult], object]
+
+# A key of Reloader._pending standing for every watched file (after an event queue overflow).
+_RESCAN_ALL = ""
 Target = str | os.PathLike[str]
 
 
@@ -289,6 +292,10 @@ class Reloader:
 
             module = self._live.get(target)
             if module is not None:
+                # Imported since the index last looked, with the dict's size unchanged?
+                self._refresh_index(force=True)
+                if target in self._index:
+                    return target
                 raise NotWatchedError(
                     target,
                     f"{target!r} is not Python source hotmod can re-execute (a namespace "
@@ -379,7 +386,13 @@ class Reloader:
                 )
             else:
                 if outcome.error is None:
-                    self._commit(sources, transaction.compiled, outcome.imported)
+                    self._commit(
+                        sources,
+                        transaction.compiled,
+                        outcome.imported,
+                        transaction.newer_files,
+                        () if self.eager else outcome.evicted,
+                    )
                 result = ReloadResult(
                     changed=changed,
                     evicted=outcome.evicted,
@@ -400,6 +413,8 @@ class Reloader:
         sources: dict[str, tuple[bytes, SourceVersion]],
         compiled: dict[str, CodeType],
         imported: tuple[str, ...],
+        newer_files: list[str],
+        evicted: tuple[str, ...],
     ) -> None:
         """Bring index, graph, sources and code cache in step with the modules now running.
 
@@ -417,8 +432,22 @@ class Reloader:
             else:
                 self._codes.put(name, version.key, code)
             self._parse_into_graph(record, data)
-        self._refresh_index()
-        for name in (*sources, *imported):
+        for name in newer_files:
+            # A dependent ran its file as it is now (an edit not applied yet): that is the
+            # version loaded from now on.
+            record = self._index.get(name)
+            if record is None:
+                continue
+            try:
+                data, version = read_source(record.path)
+            except OSError:
+                continue
+            self._sources.set_loaded(record.path, version)
+            self._parse_into_graph(record, data)
+        # Only what this reload imported for the first time, or (lazy) evicted, changed the
+        # index: look at those names, not at every loaded module.
+        self._refresh_index(names=(*imported, *evicted))
+        for name in (*sources, *imported, *newer_files):
             module = self._live.get(name)
             if module is not None and name in self.graph:
                 self.graph.set_bindings(name, scan_bindings(module.__dict__, name, self.graph))
@@ -460,8 +489,8 @@ class Reloader:
 
     # -- index -----------------------------------------------------------------------------
 
-    def _refresh_index(self, *, force: bool = False) -> None:
-        added, removed = self._index.sync(self._live, force=force)
+    def _refresh_index(self, *, force: bool = False, names: Iterable[str] | None = None) -> None:
+        added, removed = self._index.sync(self._live, force=force, names=names)
         for name in removed:
             self.graph.remove_module(name)
         if not added:
@@ -509,7 +538,9 @@ class Reloader:
             "file event queue overflowed; comparing %d watched files with what was loaded",
             len(self._index),
         )
-        self._on_events_paths([record.path for record in self._index])
+        # Expanded by _apply_pending under the lock: this runs on the watcher thread, where
+        # iterating the index would race with a reload adding or forgetting modules.
+        self._on_events_paths([_RESCAN_ALL])
 
     def _on_events_paths(self, paths: Iterable[str]) -> None:
         with self._cond:
@@ -548,7 +579,14 @@ class Reloader:
                 paths, self._pending = list(self._pending), {}
             if not paths:
                 return None
+            # Modules indexed from here on were imported after hotmod last looked: the
+            # version the index records for them is read now, after the event, so it may
+            # already hold the edit that caused it. Their pending change is applied unjudged.
+            known = {record.name for record in self._index}
             self._refresh_index()
+            if _RESCAN_ALL in paths:
+                paths.remove(_RESCAN_ALL)
+                paths = list(dict.fromkeys([*paths, *(record.path for record in self._index)]))
             sources: dict[str, tuple[bytes, SourceVersion]] = {}
             changed: list[Path] = []
             rescanned = False
@@ -566,7 +604,10 @@ class Reloader:
                 record = self._index.get(name)
                 assert record is not None
                 try:
-                    found = self._sources.changed(record.path)
+                    if name in known:
+                        found = self._sources.changed(record.path)
+                    else:
+                        found = read_source(record.path)
                 except FileNotFoundError:
                     self._warn_deleted(record)
                     continue

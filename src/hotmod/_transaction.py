@@ -66,6 +66,28 @@ class Outcome:
     new_modules: dict[str, ModuleType] = field(default_factory=dict)
 
 
+def _compile(source: bytes, path: str) -> CodeType:
+    """Compile a changed file; a failure is a ``SyntaxError`` naming the file and line.
+
+    Python 3.10 and 3.11 raise ``ValueError`` without a location for a null byte in source.
+    """
+    try:
+        return compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        if exc.filename is None or exc.lineno is None:
+            exc.filename = path
+            exc.lineno = _null_byte_line(source) or 1
+        raise
+    except ValueError as exc:
+        line = _null_byte_line(source) or 1
+        raise SyntaxError(str(exc), (path, line, 1, None)) from exc
+
+
+def _null_byte_line(source: bytes) -> int | None:
+    position = source.find(b"\0")
+    return None if position < 0 else source.count(b"\n", 0, position) + 1
+
+
 class _PlanFinder:
     """Meta path finder, first on ``sys.meta_path`` during a transaction.
 
@@ -122,6 +144,8 @@ class Transaction:
         self._code_cache = code_cache
         self._version_of = version_of
         self.compiled: dict[str, CodeType] = {}
+        # unchanged modules whose file changed since they were loaded: they ran the new file
+        self.newer_files: list[str] = []
         self._eager = eager
         self._is_watched = is_watched
         self._live = live_modules()
@@ -169,8 +193,10 @@ class Transaction:
             sys.meta_path.insert(0, finder)
             try:
                 for name in order:
+                    self._adopt_visible(name)
                     if name not in live:
                         self._import(name)
+                        self._adopt_visible(name)
                     if name in live:
                         self._rebind_kept_submodules(name, live[name])
             finally:
@@ -180,6 +206,8 @@ class Transaction:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             return Outcome(evicted=evict_order, error=exc, rolled_back=True)
+        for name in finder.requested:
+            self._adopt_visible(name)
         imported = tuple(
             name for name in finder.requested if name in live and self._is_watched(name, live[name])
         )
@@ -212,11 +240,15 @@ class Transaction:
         assert isinstance(loader, SourceFileLoader)
         source = self._changed.get(name)
         if source is not None:
-            code = compile(source, spec.origin, "exec", dont_inherit=True)
+            code = _compile(source, spec.origin)
             self.compiled[name] = self._code[name] = code
             discard_bytecode(spec.origin)
         else:
-            self._code[name] = self._code_cache.code_for(name, loader, self._version_of(name))
+            loaded = self._version_of(name)
+            code, version = self._code_cache.code_for(name, loader, loaded)
+            self._code[name] = code
+            if version != loaded:
+                self.newer_files.append(name)
 
     def _spec_for(self, name: str) -> ModuleSpec | None:
         code = self._code.get(name)
@@ -325,6 +357,15 @@ class Transaction:
         if self._visible is not None and name in self._live:
             self._visible[name] = self._live[name]
 
+    def _adopt_visible(self, name: str) -> None:
+        """With ``sys.modules`` rebound, importlib stores the modules it imports only there:
+        a module imported that way (nested, or by the fallback path) joins the live dict."""
+        visible = self._visible
+        if visible is not None and name not in self._live:
+            module = visible.get(name)
+            if module is not None and module is not self._old.get(name):
+                self._live[name] = module
+
     def _rebind_kept_submodules(self, name: str, new: ModuleType) -> None:
         """Give a re-executed package the submodules the old package object had and that
         stay loaded (modules re-executed after it may reach them as ``pkg.sub``)."""
@@ -343,6 +384,8 @@ class Transaction:
         live = self._live
         for name in requested:
             module = live.get(name)
+            if module is None and self._visible is not None:
+                module = self._visible.get(name)
             if module is not None and self._is_watched(name, module):
                 self._remove(name, module)
                 parent_name, _, child = name.rpartition(".")

@@ -1,0 +1,250 @@
+"""Unit tests for hotmod._import_parser: every import form, resolved to absolute references."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from hotmod._import_parser import ImportParseError, parse_imports
+
+
+def refs(source: str, module: str = "pkg.mod", *, is_package: bool = False) -> set[str]:
+    return set(parse_imports(textwrap.dedent(source).encode(), module, is_package=is_package))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import a", {"a"}),
+        ("import a.b", {"a.b", "a"}),
+        ("import a.b.c", {"a.b.c", "a"}),
+        ("import a.b as c", {"a.b"}),
+        ("import a, b.c", {"a", "b.c", "b"}),
+        ("from a import b", {"a.b"}),
+        ("from a import b, c as d", {"a.b", "a.c"}),
+        ("from a.b import c", {"a.b.c"}),
+        ("from a import *", {"a"}),
+        ("from a.b import *", {"a.b"}),
+    ],
+)
+def test_absolute_import_forms(source: str, expected: set[str]) -> None:
+    assert refs(source) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "is_package", "expected"),
+    [
+        ("from . import b", "pkg.a", False, {"pkg.b"}),
+        ("from .b import f", "pkg.a", False, {"pkg.b.f"}),
+        ("from . import *", "pkg.a", False, {"pkg"}),
+        ("from .b import *", "pkg.a", False, {"pkg.b"}),
+        ("from .. import x", "pkg.sub.a", False, {"pkg.x"}),
+        ("from ..x import y", "pkg.sub.a", False, {"pkg.x.y"}),
+        ("from ...x import y", "pkg.sub.deep.a", False, {"pkg.x.y"}),
+        ("from ..sub2.m import y", "pkg.sub.deep.a", False, {"pkg.sub.sub2.m.y"}),
+        # In a package's __init__ the package itself is the anchor of "."
+        ("from . import b", "pkg", True, {"pkg.b"}),
+        ("from .sub import b", "pkg", True, {"pkg.sub.b"}),
+        ("from .. import b", "pkg.sub", True, {"pkg.b"}),
+    ],
+)
+def test_relative_imports_resolve_against_the_package(
+    source: str, module: str, is_package: bool, expected: set[str]
+) -> None:
+    assert refs(source, module, is_package=is_package) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "module"),
+    [
+        ("from .. import x", "pkg.a"),  # above the top-level package
+        pytest.param(
+            "from ..x import y",  # Python: "attempted relative import beyond top-level package"
+            "pkg.a",
+        ),
+        ("from ... import x", "pkg.sub.a"),
+        ("from . import x", "toplevel"),  # no package at all
+    ],
+)
+def test_relative_import_beyond_top_level_is_no_reference(source: str, module: str) -> None:
+    assert refs(source, module) == set()
+
+
+def test_imports_nested_in_every_statement_kind_are_found() -> None:
+    source = """
+        def f():
+            import in_function
+            def g():
+                from in_inner import x
+        async def h():
+            import in_async
+            async with ctx():
+                import in_async_with
+            async for _ in it():
+                import in_async_for
+        class C:
+            import in_class
+            def method(self):
+                import in_method
+        if cond:
+            import in_if
+        elif other:
+            import in_elif
+        else:
+            import in_else
+        try:
+            import in_try
+        except ImportError:
+            import in_except
+        else:
+            import in_try_else
+        finally:
+            import in_finally
+        with ctx():
+            import in_with
+        for _ in range(1):
+            import in_for
+        else:
+            import in_for_else
+        while cond:
+            import in_while
+        match value:
+            case 1:
+                import in_match
+            case _:
+                import in_match_default
+    """
+    assert refs(source) == {
+        "in_function",
+        "in_inner.x",
+        "in_async",
+        "in_async_with",
+        "in_async_for",
+        "in_class",
+        "in_method",
+        "in_if",
+        "in_elif",
+        "in_else",
+        "in_try",
+        "in_except",
+        "in_try_else",
+        "in_finally",
+        "in_with",
+        "in_for",
+        "in_for_else",
+        "in_while",
+        "in_match",
+        "in_match_default",
+    }
+
+
+def test_type_checking_imports_are_not_references_but_their_else_branch_is() -> None:
+    source = """
+        import typing
+        from typing import TYPE_CHECKING
+        if TYPE_CHECKING:
+            import only_for_types
+            from pkg.models import Model
+        else:
+            import at_run_time
+        if typing.TYPE_CHECKING:
+            import also_only_for_types
+    """
+    assert refs(source) == {"typing", "typing.TYPE_CHECKING", "at_run_time"}
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "is_package", "expected"),
+    [
+        ('import importlib\nimportlib.import_module("pkg.x")', "pkg.a", False, {"pkg.x"}),
+        (
+            'from importlib import import_module\nimport_module("pkg.x.y")',
+            "pkg.a",
+            False,
+            {"importlib.import_module", "pkg.x.y"},
+        ),
+        ('__import__("pkg.x")', "pkg.a", False, {"pkg.x", "pkg"}),
+        (
+            'import importlib\nimportlib.import_module(".x", __package__)',
+            "pkg.a",
+            False,
+            {"pkg.x"},
+        ),
+        (
+            'import importlib\nimportlib.import_module(".x", package=__package__)',
+            "pkg.a",
+            False,
+            {"pkg.x"},
+        ),
+        (
+            'import importlib\nimportlib.import_module("..x", __package__)',
+            "pkg.sub.a",
+            False,
+            {"pkg.x"},
+        ),
+        (
+            'import importlib\nimportlib.import_module(".x", "other.pkg")',
+            "pkg.a",
+            False,
+            {"other.pkg.x"},
+        ),
+        (
+            'import importlib\nimportlib.import_module(".x", __package__)',
+            "pkg",
+            True,
+            {"pkg.x"},
+        ),
+    ],
+)
+def test_string_literal_dynamic_imports_are_references(
+    source: str, module: str, is_package: bool, expected: set[str]
+) -> None:
+    assert refs(source, module, is_package=is_package) - {"importlib"} == expected
+
+
+def test_dynamic_imports_without_a_literal_or_anchor_are_ignored() -> None:
+    source = """
+        import importlib
+        name = "pkg.x"
+        importlib.import_module(name)
+        importlib.import_module(".y")           # relative without a package: ImportError
+        importlib.import_module(".z", some_variable)
+        __import__(name)
+        import_module()
+    """
+    assert refs(source) == {"importlib"}
+
+
+def test_module_never_references_itself() -> None:
+    assert refs("import pkg.mod\nfrom pkg import mod") == {"pkg"}
+    assert refs("from . import mod", "pkg.mod") == set()
+
+
+def test_source_without_imports_has_no_references() -> None:
+    assert refs("x = 1\ndef f():\n    return x\n") == set()
+    assert refs("") == set()
+
+
+def test_deep_nesting_does_not_hit_the_recursion_limit() -> None:
+    depth = 90  # the parser itself refuses much deeper blocks; the walk must not recurse
+    lines = [" " * i + "if x:" for i in range(depth)] + [" " * depth + "import deep"]
+    assert refs("\n".join(lines)) == {"deep"}
+
+
+def test_pep263_encoding_is_honoured() -> None:
+    source = "# -*- coding: latin-1 -*-\nname = 'caf\xe9'\nimport pkg.x\n".encode("latin-1")
+    assert parse_imports(source, "pkg.a", is_package=False) == frozenset({"pkg.x", "pkg"})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [b"import (\n", b"from . import\n", b"import a\x00b\n", b"import a\ndef f(:\n"],
+)
+def test_invalid_source_raises_import_parse_error(source: bytes) -> None:
+    with pytest.raises(ImportParseError, match=r"pkg\.a"):
+        parse_imports(source, "pkg.a", is_package=False)
+
+
+def test_result_is_a_frozenset() -> None:
+    assert isinstance(parse_imports(b"import a", "m", is_package=False), frozenset)

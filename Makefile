@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench soak clean venv
+.PHONY: test demo lint typecheck pytest bench bench-quick soak clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
+
+# Benchmarks: a markdown table on stdout, JSON in benchmarks/results/ (not committed).
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	PYTHONPATH=src $(PY) benchmarks/run.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	PYTHONPATH=src $(PY) benchmarks/run.py --quick $(BENCH_ARGS)
+
+soak: $(STAMP)
+	PYTHONPATH=src $(PY) benchmarks/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
 from types import CodeType
 
@@ -61,54 +62,58 @@ def discard_bytecode(source_path: str) -> None:
 
 
 class CodeCache:
-    """Code objects by module name, each valid for one version (stat signature) of its file.
+    """The code each watched module was loaded from, by module name.
 
-    The version is the one the running code was loaded from (the reloader knows it without a
-    ``stat``): a dependent that is re-executed runs the code it was loaded from, and a change to
-    its file is a change of its own, applied as such.
+    An entry is always the code of the file version the running module came from: the
+    reloader replaces it when a change is applied and drops it when the module is no longer
+    loaded. So a dependent that is re-executed costs one dict lookup, no file access; an edit
+    to its file that is not applied yet is a change of its own, applied as such.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[StatKey, CodeType]] = {}
+        self._entries: dict[str, CodeType] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, name: str, key: StatKey, code: CodeType) -> None:
-        """Remember the code compiled from version ``key`` of the module's file."""
-        self._entries[name] = (key, code)
+    def put(self, name: str, code: CodeType) -> None:
+        """Record the code the module now runs."""
+        self._entries[name] = code
+
+    def forget(self, name: str) -> None:
+        """Drop the entry of a module."""
+        self._entries.pop(name, None)
 
     def code_for(
-        self, name: str, loader: SourceFileLoader, loaded: StatKey | None
+        self, name: str, loader: SourceFileLoader, loaded: Callable[[], StatKey | None]
     ) -> tuple[CodeType, StatKey | None]:
-        """The code of an unchanged module, and the file version it was compiled from.
+        """The code an unchanged module re-executes.
 
-        From memory, without touching the disk, when the cached version is the ``loaded`` one.
-        Otherwise the file is looked at: if it is still the loaded version, ``loader`` reads it
-        (``.pyc`` or source, as the import system would); if it changed since it was loaded
-        (an edit not applied yet), it is compiled from source, since a ``.pyc`` written for
-        an older version may still look valid.
+        Args:
+            name: the module.
+            loader: its loader, used on a miss.
+            loaded: returns the stat signature of the version the module was loaded from
+                (called on a miss only).
+
+        Returns:
+            ``(code, newer)``. ``newer`` is None when the code is the loaded version's.
+            Otherwise the file changed since it was loaded (an edit not applied yet): the code
+            is compiled from the file as it is now (a ``.pyc`` written for an older version can
+            look valid), ``newer`` is that version's signature, and it is not cached: the
+            caller puts it once the reload that runs it succeeds.
         """
-        entry = self._entries.get(name)
-        if entry is not None and loaded is not None and entry[0] == loaded:
-            return entry[1], loaded
+        code = self._entries.get(name)
+        if code is not None:
+            return code, None
         path = loader.path
         try:
             current: StatKey | None = stat_key(os.stat(path))
         except OSError:
             current = None
-        if entry is not None and current is not None and entry[0] == current:
-            return entry[1], current
-        if current is None or current == loaded:
+        if current is None or current == loaded():
             code = SourceFileLoader.get_code(loader, name)
-        else:
-            code = compile(loader.get_data(path), path, "exec", dont_inherit=True)
-        if not isinstance(code, CodeType):  # pragma: no cover - defensive
-            raise ImportError(f"no code for {name} from {path}", name=name)
-        if current is not None:
-            self._entries[name] = (current, code)
-        return code, current
-
-    def forget(self, name: str) -> None:
-        """Drop the entry of a module."""
-        self._entries.pop(name, None)
+            if not isinstance(code, CodeType):  # pragma: no cover - defensive
+                raise ImportError(f"no code for {name} from {path}", name=name)
+            self._entries[name] = code
+            return code, None
+        return compile(loader.get_data(path), path, "exec", dont_inherit=True), current

@@ -33,7 +33,9 @@ class ImportGraph:
         self._bound: dict[str, frozenset[str]] = {}  # modules seen in the module's globals
         self._deps: dict[str, set[str]] = {}
         self._rdeps: dict[str, set[str]] = {}
-        self._ref_users: dict[str, set[str]] = {}  # reference -> modules making it
+        self.version = 0  # bumped whenever an edge or module changes (plans can be reused)
+        # each module's dependencies, latest-imported first (the planner pops from the end)
+        self._walk_order: dict[str, tuple[str, ...]] = {}
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -70,15 +72,14 @@ class ImportGraph:
         if not new:
             return
         self._order.update(new)
+        self.version += 1
         for name in new:
             self._deps.setdefault(name, set())
             self._rdeps.setdefault(name, set())
-        stale = {
-            user
-            for ref, users in self._ref_users.items()
-            if _has_prefix_in(ref, new)
-            for user in users
-        }
+        # Rare after start-up (a module imported lazily), so a scan of all references is fine.
+        stale = [
+            user for user, refs in self._refs.items() if any(_has_prefix_in(r, new) for r in refs)
+        ]
         for user in stale:
             self._resolve(user)
 
@@ -86,6 +87,7 @@ class ImportGraph:
         """Forget a module (it is no longer loaded); references to it re-resolve."""
         if name not in self._order:
             return
+        self.version += 1
         self.set_references(name, frozenset())
         self.set_bindings(name, frozenset())
         importers = self._rdeps.pop(name)
@@ -94,23 +96,16 @@ class ImportGraph:
         del self._order[name]
         self._refs.pop(name, None)
         self._bound.pop(name, None)
+        self._walk_order.pop(name, None)
         for importer in importers:
             self._deps[importer].discard(name)
+            self._walk_order.pop(importer, None)
             self._resolve(importer)
 
     def set_references(self, name: str, refs: frozenset[str]) -> None:
         """Replace the parsed references of ``name``."""
-        old = self._refs.get(name, frozenset())
-        if old == refs:
+        if self._refs.get(name, frozenset()) == refs:
             return
-        for ref in old - refs:
-            users = self._ref_users.get(ref)
-            if users is not None:
-                users.discard(name)
-                if not users:
-                    del self._ref_users[ref]
-        for ref in refs - old:
-            self._ref_users.setdefault(ref, set()).add(name)
         self._refs[name] = refs
         self._resolve(name)
 
@@ -139,6 +134,8 @@ class ImportGraph:
         for added in targets - old:
             self._rdeps[added].add(name)
         self._deps[name] = targets
+        self._walk_order.pop(name, None)
+        self.version += 1
 
     def _longest_module_prefix(self, ref: str) -> str | None:
         while ref:
@@ -207,11 +204,15 @@ class ImportGraph:
         stack: list[str] = []
         result: list[tuple[str, ...]] = []
 
+        walk_order = self._walk_order
+
         def successors(node: str) -> list[str]:
-            found = [dep for dep in deps[node] if dep in members]
-            if len(found) > 1:
-                found.sort(key=order.__getitem__, reverse=True)  # popped from the end
-            return found
+            ordered = walk_order.get(node)
+            if ordered is None:
+                ordered = walk_order[node] = tuple(
+                    sorted(deps[node], key=order.__getitem__, reverse=True)
+                )
+            return [dep for dep in ordered if dep in members]
 
         counter = 0
         for root in sorted(members, key=order.__getitem__):

@@ -15,6 +15,7 @@ literals. Imports under ``if TYPE_CHECKING:`` are not run-time references and ar
 from __future__ import annotations
 
 import ast
+import sys
 
 __all__ = ["ImportParseError", "parse_imports"]
 
@@ -57,7 +58,8 @@ def parse_imports(source: bytes, module: str, *, is_package: bool) -> frozenset[
     if any(marker in source for marker in _DYNAMIC_MARKERS):
         _collect_dynamic(tree, package, refs)
     refs.discard(module)
-    return frozenset(refs)
+    # Interned: the same names recur in every module of a package; one copy each.
+    return frozenset(map(sys.intern, refs))
 
 
 def _collect_statements(body: list[ast.stmt], package: str, refs: set[str]) -> None:

@@ -128,7 +128,13 @@ class Reloader:
         self._index = ModuleIndex(packages, paths, self._live)
         self.packages = self._index.packages
         self.paths = self._index.paths
-        self.graph = ImportGraph()
+        self._graph = ImportGraph()
+        # Changed sources whose imports are parsed when the graph is next consulted, so the
+        # parse is not on the path from save to new code running.
+        self._unparsed: dict[str, bytes] = {}
+        self._last_plan: (
+            tuple[frozenset[str], int, list[tuple[str, ...]], list[str]] | None
+        ) = None
         self._sources = SourceStore()
         self._codes = CodeCache()
         self._lock = threading.RLock()  # one reload at a time; guards graph/index/sources
@@ -147,6 +153,14 @@ class Reloader:
             self._refresh_index(force=True)
 
     # -- public API ------------------------------------------------------------------------
+
+    @property
+    def graph(self) -> ImportGraph:
+        """The import graph of the watched modules (``dependencies()``, ``dependents()``)."""
+        if self._unparsed:
+            with self._lock:
+                self._parse_pending()
+        return self._graph
 
     @property
     def running(self) -> bool:
@@ -363,7 +377,7 @@ class Reloader:
         self._reloading = True
         interrupt: KeyboardInterrupt | None = None
         try:
-            plan, skipped = self.graph.reload_plan(sources, stop=self._is_skipped)
+            plan, skipped = self._plan(frozenset(sources))
             for name in skipped:
                 self._log_skipped(name, sources)
             transaction = Transaction(
@@ -413,7 +427,7 @@ class Reloader:
         sources: dict[str, tuple[bytes, SourceVersion]],
         compiled: dict[str, CodeType],
         imported: tuple[str, ...],
-        newer_files: list[str],
+        newer_files: dict[str, CodeType],
         evicted: tuple[str, ...],
     ) -> None:
         """Bring index, graph, sources and code cache in step with the modules now running.
@@ -430,9 +444,9 @@ class Reloader:
             if code is None:
                 self._codes.forget(name)
             else:
-                self._codes.put(name, version.key, code)
-            self._parse_into_graph(record, data)
-        for name in newer_files:
+                self._codes.put(name, code)
+            self._unparsed[name] = data
+        for name, code in newer_files.items():
             # A dependent ran its file as it is now (an edit not applied yet): that is the
             # version loaded from now on.
             record = self._index.get(name)
@@ -443,19 +457,37 @@ class Reloader:
             except OSError:
                 continue
             self._sources.set_loaded(record.path, version)
-            self._parse_into_graph(record, data)
+            self._codes.put(name, code)
+            self._unparsed[name] = data
         # Only what this reload imported for the first time, or (lazy) evicted, changed the
         # index: look at those names, not at every loaded module.
         self._refresh_index(names=(*imported, *evicted))
         for name in (*sources, *imported, *newer_files):
             module = self._live.get(name)
-            if module is not None and name in self.graph:
-                self.graph.set_bindings(name, scan_bindings(module.__dict__, name, self.graph))
+            if module is not None and name in self._graph:
+                self._graph.set_bindings(name, scan_bindings(module.__dict__, name, self._graph))
 
     def _loaded_version(self, name: str) -> StatKey | None:
         record = self._index.get(name)
         version = self._sources.loaded(record.path) if record is not None else None
         return version.key if version is not None else None
+
+    def _plan(self, changed: frozenset[str]) -> tuple[list[tuple[str, ...]], list[str]]:
+        """The graph's reload plan, reused while the graph and the skip marks are unchanged
+        (saving the same file again is the common case)."""
+        self._parse_pending()
+        cached = self._last_plan
+        if (
+            cached is not None
+            and cached[0] == changed
+            and cached[1] == self._graph.version
+            and not any(self._is_skipped(name) for component in cached[2] for name in component)
+            and all(self._is_skipped(name) for name in cached[3])
+        ):
+            return cached[2], cached[3]
+        plan, skipped = self._graph.reload_plan(changed, stop=self._is_skipped)
+        self._last_plan = (changed, self._graph.version, plan, skipped)
+        return plan, skipped
 
     def _is_skipped(self, name: str) -> bool:
         module = self._live.get(name)
@@ -492,10 +524,11 @@ class Reloader:
     def _refresh_index(self, *, force: bool = False, names: Iterable[str] | None = None) -> None:
         added, removed = self._index.sync(self._live, force=force, names=names)
         for name in removed:
-            self.graph.remove_module(name)
+            self._graph.remove_module(name)
+            self._codes.forget(name)
         if not added:
             return
-        self.graph.add_modules({record.name: record.seq for record in added})
+        self._graph.add_modules({record.name: record.seq for record in added})
         for record in added:
             try:
                 data, version = read_source(record.path)
@@ -506,8 +539,15 @@ class Reloader:
         for record in added:
             module = self._live.get(record.name)
             if module is not None:
-                bound = scan_bindings(module.__dict__, record.name, self.graph)
-                self.graph.set_bindings(record.name, bound)
+                bound = scan_bindings(module.__dict__, record.name, self._graph)
+                self._graph.set_bindings(record.name, bound)
+
+    def _parse_pending(self) -> None:
+        unparsed, self._unparsed = self._unparsed, {}
+        for name, data in unparsed.items():
+            record = self._index.get(name)
+            if record is not None:
+                self._parse_into_graph(record, data)
 
     def _parse_into_graph(self, record: ModuleRecord, data: bytes) -> None:
         try:
@@ -515,7 +555,7 @@ class Reloader:
         except ImportParseError as exc:
             logger.debug("%s; keeping its previous imports", exc)
             return
-        self.graph.set_references(record.name, refs)
+        self._graph.set_references(record.name, refs)
 
     # -- watching --------------------------------------------------------------------------
 
@@ -628,7 +668,7 @@ class Reloader:
         if record.path in self._missing:
             return
         self._missing.add(record.path)
-        importers = sorted(self.graph.importers(record.name))
+        importers = sorted(self._graph.importers(record.name))
         logger.warning(
             "%s was deleted; %s is kept loaded as it was%s",
             record.path,

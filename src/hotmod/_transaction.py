@@ -16,11 +16,12 @@ This is the only part of hotmod that writes to the module dict. One transaction:
 from __future__ import annotations
 
 import _imp
+import gc
 import importlib
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.machinery import ModuleSpec, SourceFileLoader
 from types import CodeType, ModuleType
 
@@ -63,7 +64,6 @@ class Outcome:
     error: BaseException | None = None
     rolled_back: bool = False
     imported: tuple[str, ...] = ()  # modules imported for the first time by the new code
-    new_modules: dict[str, ModuleType] = field(default_factory=dict)
 
 
 def _compile(source: bytes, path: str) -> CodeType:
@@ -144,8 +144,8 @@ class Transaction:
         self._code_cache = code_cache
         self._version_of = version_of
         self.compiled: dict[str, CodeType] = {}
-        # unchanged modules whose file changed since they were loaded: they ran the new file
-        self.newer_files: list[str] = []
+        # unchanged modules whose file changed since they were loaded: they run the new file
+        self.newer_files: dict[str, CodeType] = {}
         self._eager = eager
         self._is_watched = is_watched
         self._live = live_modules()
@@ -163,12 +163,19 @@ class Transaction:
                 "dict; hotmod evicts from both, but the import statement only consults the "
                 "interpreter's own. Mutate sys.modules instead of rebinding it."
             )
+        # No garbage collection in the middle of a reload: while old and new versions of every
+        # module are alive, a full collection would cost more than the reload; the garbage is
+        # collected afterwards, at the next allocation threshold.
+        collecting = gc.isenabled()
+        gc.disable()
         _imp.acquire_lock()
         try:
             return self._run_locked()
         finally:
             _previous.clear()
             _imp.release_lock()
+            if collecting:
+                gc.enable()
 
     def _run_locked(self) -> Outcome:
         live = self._live
@@ -191,13 +198,17 @@ class Transaction:
                     discard_bytecode(self._changed_path(name))
                 return Outcome(evicted=evict_order)
             sys.meta_path.insert(0, finder)
+            rebound = self._visible is not None
+            packages = {name for name in order if "__path__" in self._old[name].__dict__}
             try:
                 for name in order:
-                    self._adopt_visible(name)
+                    if rebound:
+                        self._adopt_visible(name)
                     if name not in live:
                         self._import(name)
-                        self._adopt_visible(name)
-                    if name in live:
+                        if rebound:
+                            self._adopt_visible(name)
+                    if name in packages and name in live:
                         self._rebind_kept_submodules(name, live[name])
             finally:
                 sys.meta_path.remove(finder)
@@ -211,12 +222,7 @@ class Transaction:
         imported = tuple(
             name for name in finder.requested if name in live and self._is_watched(name, live[name])
         )
-        return Outcome(
-            evicted=evict_order,
-            reloaded=tuple(order),
-            imported=imported,
-            new_modules={name: live[name] for name in order if name in live},
-        )
+        return Outcome(evicted=evict_order, reloaded=tuple(order), imported=imported)
 
     # -- preparation -----------------------------------------------------------------------
 
@@ -244,11 +250,12 @@ class Transaction:
             self.compiled[name] = self._code[name] = code
             discard_bytecode(spec.origin)
         else:
-            loaded = self._version_of(name)
-            code, version = self._code_cache.code_for(name, loader, loaded)
+            code, newer = self._code_cache.code_for(
+                name, loader, lambda: self._version_of(name)
+            )
             self._code[name] = code
-            if version != loaded:
-                self.newer_files.append(name)
+            if newer is not None:
+                self.newer_files[name] = code
 
     def _spec_for(self, name: str) -> ModuleSpec | None:
         code = self._code.get(name)

@@ -18,7 +18,8 @@ import pytest
 
 import hotmod
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, PackageNotFoundError
-from hotmod._module_index import ModuleIndex, system_dirs
+from hotmod._module_index import ModuleIndex
+from hotmod._system_paths import system_dirs
 
 
 def touch(path: Path, text: str = "") -> Path:

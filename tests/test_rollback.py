@@ -288,19 +288,43 @@ def test_failure_inside_a_cycle_restores_both_members(project: Project) -> None:
     }
 
 
-def test_lazy_reload_of_broken_module_fails_at_next_import(project: Project) -> None:
-    # With eager=False nothing re-executes during reload(): the error surfaces at the next
-    # import, as with any import, and the module is simply absent afterwards.
+def test_lazy_reload_of_uncompilable_module_evicts_nothing(project: Project) -> None:
+    # eager=False still compiles the changed file before evicting: a syntax error is refused
+    # up front, so the next import keeps getting the last good modules.
+    project.write(FILES)
+    out = project.result(
+        """
+        import pkg.service
+        before = {n: sys.modules[n] for n in ("pkg.config", "pkg.service")}
+        r = hotmod.Reloader("pkg", eager=False)
+        edit("pkg/config.py", "VALUE = 1", "VALUE = (")
+        result = r.reload("pkg.config")
+        import pkg.service
+        emit(ok=result.ok, rolled_back=result.rolled_back, error=type(result.error).__name__,
+             evicted=list(result.evicted), same=[sys.modules[n] is m for n, m in before.items()])
+        """
+    )
+    assert out == {
+        "ok": False,
+        "rolled_back": True,
+        "error": "SyntaxError",
+        "evicted": [],
+        "same": [True, True],
+    }
+
+
+def test_lazy_reload_of_module_failing_at_import_fails_at_next_import(project: Project) -> None:
+    # What only running the code can reveal surfaces at the next import, as with any import.
     project.write(FILES)
     out = project.result(
         """
         import pkg.service
         r = hotmod.Reloader("pkg", eager=False)
-        edit("pkg/config.py", "VALUE = 1", "VALUE = (")
+        edit("pkg/config.py", "VALUE = 1", "VALUE = 1 / 0")
         result = r.reload("pkg.config")
         try:
             import pkg.service
-        except SyntaxError:
+        except ZeroDivisionError:
             raised = True
         emit(ok=result.ok, rolled_back=result.rolled_back, raised=raised,
              present="pkg.config" in sys.modules)

@@ -11,12 +11,8 @@ standard library and site-packages, and is neither ``__main__`` nor part of hotm
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import site
-import sys
-import sysconfig
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
@@ -24,10 +20,9 @@ from pathlib import Path
 from types import ModuleType
 
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, PackageNotFoundError
+from hotmod._system_paths import HOTMOD_DIR, system_dirs
 
-__all__ = ["ModuleIndex", "ModuleRecord", "system_dirs"]
-
-_HOTMOD_DIR = os.path.dirname(os.path.realpath(__file__))
+__all__ = ["ModuleIndex", "ModuleRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +33,6 @@ class ModuleRecord:
     path: str
     is_package: bool
     seq: int
-
-
-def system_dirs() -> tuple[str, ...]:
-    """Real paths of the standard library and site-packages folders, each ending in a separator."""
-    found: set[str] = set()
-    for scheme_vars in ({}, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
-        paths = sysconfig.get_paths(vars=scheme_vars)
-        found.update(paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
-    found.add(os.path.dirname(os.__file__))
-    with contextlib.suppress(AttributeError):  # an old virtualenv's site module lacks it
-        found.update(site.getsitepackages())
-    found.add(site.getusersitepackages())
-    found.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
-    return tuple(sorted({os.path.join(os.path.realpath(p), "") for p in found if p}))
 
 
 class ModuleIndex:
@@ -154,7 +135,7 @@ class ModuleIndex:
         real = self.real_path(origin)
         if not self.covers_name(name) and not real.startswith(self._path_prefixes):
             return None
-        if self.is_system_path(real) or real.startswith(_HOTMOD_DIR):
+        if self.is_system_path(real) or real.startswith(HOTMOD_DIR):
             return None
         return ModuleRecord(name, real, "__path__" in namespace, self._next_seq)
 

@@ -132,9 +132,7 @@ class Reloader:
         # Changed sources whose imports are parsed when the graph is next consulted, so the
         # parse is not on the path from save to new code running.
         self._unparsed: dict[str, bytes] = {}
-        self._last_plan: (
-            tuple[frozenset[str], int, list[tuple[str, ...]], list[str]] | None
-        ) = None
+        self._last_plan: tuple[frozenset[str], int, list[tuple[str, ...]], list[str]] | None = None
         self._sources = SourceStore()
         self._codes = CodeCache()
         self._lock = threading.RLock()  # one reload at a time; guards graph/index/sources
@@ -399,7 +397,13 @@ class Reloader:
                     duration=time.perf_counter() - started,
                 )
             else:
-                if outcome.error is None:
+                if outcome.error is not None:
+                    # The failed edits stay on disk: a later reload that re-executes these
+                    # modules as dependents must compile their files as they are now, not
+                    # run the cached code of the version they were rolled back to.
+                    for name in sources:
+                        self._codes.forget(name)
+                else:
                     self._commit(
                         sources,
                         transaction.compiled,
@@ -515,7 +519,7 @@ class Reloader:
         if callback is not None:
             try:
                 callback(result)
-            except Exception:
+            except (Exception, SystemExit):
                 logger.exception("on_reload callback %r raised; ignored", callback)
         return result
 
@@ -608,10 +612,29 @@ class Reloader:
                     self._cond.wait(wait - now)
                 if self._stopping:
                     return
+            if not self._lock_unless_stopping():
+                return
             try:
                 self._apply_pending(raise_interrupt=False)
-            except Exception:  # the watcher thread must survive anything
+            except BaseException:  # the watcher thread must survive anything
                 logger.exception("unexpected error while applying changes; still watching")
+            finally:
+                self._lock.release()
+
+    def _lock_unless_stopping(self) -> bool:
+        """Take the lock for the background thread; False (not taken) once stop() was called.
+
+        Never waits for the lock unconditionally: stop() joins this thread and may be called by
+        code holding the lock (module code or an on_reload callback of a reload in another
+        thread).
+        """
+        while not self._lock.acquire(timeout=0.05):
+            if self._stopping:
+                return False
+        if self._stopping:
+            self._lock.release()
+            return False
+        return True
 
     def _apply_pending(self, *, raise_interrupt: bool) -> ReloadResult | None:
         with self._lock:
@@ -662,6 +685,9 @@ class Reloader:
                 changed.append(Path(record.path))
             if not sources:
                 return None
+            if self._reloading:
+                # Asked by module code during a reload: _reload refuses; keep the changes.
+                self._on_events_paths(paths)
             return self._reload(sources, tuple(changed), raise_interrupt=raise_interrupt)
 
     def _warn_deleted(self, record: ModuleRecord) -> None:

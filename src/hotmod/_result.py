@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotmod._system_paths import HOTMOD_DIR, system_dirs
+
 __all__ = ["ReloadResult"]
 
 
@@ -67,11 +69,18 @@ def _describe(error: BaseException) -> str:
 
 
 def _location(error: BaseException) -> str:
+    """The deepest frame in the user's code (not the stdlib, site-packages or hotmod), else
+    the deepest frame."""
+    skip = (*system_dirs(), HOTMOD_DIR)
     tb = error.__traceback__
-    last = None
+    last = user = None
     while tb is not None:
         last = tb
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.startswith(skip) and not filename.startswith("<frozen"):
+            user = tb
         tb = tb.tb_next
-    if last is None:
+    found = user or last
+    if found is None:
         return ""
-    return f" ({last.tb_frame.f_code.co_filename}, line {last.tb_lineno})"
+    return f" ({found.tb_frame.f_code.co_filename}, line {found.tb_lineno})"

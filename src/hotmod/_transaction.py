@@ -81,6 +81,10 @@ def _compile(source: bytes, path: str) -> CodeType:
     except ValueError as exc:
         line = _null_byte_line(source) or 1
         raise SyntaxError(str(exc), (path, line, 1, None)) from exc
+    except (RecursionError, MemoryError) as exc:  # nesting too deep for the compiler
+        raise SyntaxError(
+            f"too deeply nested to compile ({type(exc).__name__}: {exc})", (path, 1, 1, None)
+        ) from exc
 
 
 def _null_byte_line(source: bytes) -> int | None:
@@ -182,8 +186,9 @@ class Transaction:
         self._old = {name: live[name] for name in self._order if name in live}
         order = [name for name in self._order if name in self._old]
         try:
-            if self._eager:
-                for name in order:
+            for name in order:
+                # lazy mode compiles the changed files too: a syntax error evicts nothing
+                if self._eager or name in self._changed:
                     self._prepare(name)
         except Exception as exc:  # user code failed to compile: nothing was touched yet
             return Outcome(error=exc, rolled_back=True)
@@ -250,9 +255,7 @@ class Transaction:
             self.compiled[name] = self._code[name] = code
             discard_bytecode(spec.origin)
         else:
-            code, newer = self._code_cache.code_for(
-                name, loader, lambda: self._version_of(name)
-            )
+            code, newer = self._code_cache.code_for(name, loader, lambda: self._version_of(name))
             self._code[name] = code
             if newer is not None:
                 self.newer_files[name] = code
@@ -286,7 +289,9 @@ class Transaction:
                 continue
             try:
                 hook()
-            except Exception:
+            except KeyboardInterrupt:
+                raise
+            except BaseException:  # SystemExit too: a hook must not end the process
                 logger.exception("__hotmod_dispose__ of %s raised; reloading it anyway", name)
 
     def _evict(self, evict_order: Sequence[str]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import sysconfig
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -239,12 +242,55 @@ def test_pep263_encoding_is_honoured() -> None:
 
 @pytest.mark.parametrize(
     "source",
-    [b"import (\n", b"from . import\n", b"import a\x00b\n", b"import a\ndef f(:\n"],
+    [
+        b"import (\n",
+        b"from . import\n",
+        b"import a\x00b\n",
+        b"x = 'import'\ndef f(:\n",
+        b"if TYPE_CHECKING:\n  import a\ndef f(:\n",
+    ],
 )
 def test_invalid_source_raises_import_parse_error(source: bytes) -> None:
     with pytest.raises(ImportParseError, match=r"pkg\.a"):
         parse_imports(source, "pkg.a", is_package=False)
 
 
+def test_import_statements_are_read_even_when_other_code_does_not_parse() -> None:
+    # Only import statements are parsed when they can be told apart from everything else:
+    # hotmod parses sources that just compiled, so the rest is not checked again.
+    assert parse_imports(b"import a\ndef f(:\n", "pkg.a", is_package=False) == {"a"}
+
+
 def test_result_is_a_frozenset() -> None:
     assert isinstance(parse_imports(b"import a", "m", is_package=False), frozenset)
+
+
+def _full_parse_refs(source: bytes, package: str) -> set[str]:
+    from hotmod._import_parser import _collect_statements
+
+    found: set[str] = set()
+    _collect_statements(ast.parse(source).body, package, found)
+    return found
+
+
+def test_statement_fast_path_agrees_with_a_full_parse_on_the_standard_library() -> None:
+    # The fast path parses only import statements; on every stdlib file where it applies it
+    # must give exactly what walking the whole tree gives.
+    from hotmod._import_parser import _collect_statements, _import_statements
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    checked = 0
+    for path in sorted(stdlib.glob("*.py")):
+        source = path.read_bytes()
+        try:
+            expected = _full_parse_refs(source, "pkg")
+        except SyntaxError:
+            continue  # test data files with deliberate errors
+        statements = _import_statements(source)
+        if statements is None:
+            continue
+        got: set[str] = set()
+        _collect_statements(statements, "pkg", got)
+        assert got == expected, path
+        checked += 1
+    assert checked > 50

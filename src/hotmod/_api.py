@@ -17,7 +17,8 @@ __all__ = ["watch", "watching"]
 logger = logging.getLogger("hotmod")
 
 _registry_lock = threading.Lock()
-_registry: dict[Hashable, Reloader] = {}
+# packages -> (the Reloader watch() started for them, the key of the options it was given)
+_registry: dict[tuple[str, ...], tuple[Reloader, Hashable]] = {}
 
 
 def _option_key(value: object) -> Hashable:
@@ -43,7 +44,8 @@ def watch(*packages: str, **options: Any) -> Reloader:
 
     Calling it again with equal arguments, including from a module that hotmod is re-executing,
     returns the same running Reloader (a callback given again replaces the previous one): there
-    is never a second watcher thread for the same arguments.
+    is never a second watcher thread for the same arguments. Called with the same packages but
+    other options (an edited call), it stops the running Reloader and starts a new one.
 
     Args:
         *packages: importable names of the packages to watch.
@@ -54,17 +56,24 @@ def watch(*packages: str, **options: Any) -> Reloader:
         >>> import hotmod                                        # doctest: +SKIP
         >>> reloader = hotmod.watch("myapp")                    # doctest: +SKIP
     """
-    key = (tuple(packages), tuple(sorted((k, _option_key(v)) for k, v in options.items())))
+    key = tuple(packages)
+    option_key = tuple(sorted((k, _option_key(v)) for k, v in options.items()))
     with _registry_lock:
-        existing = _registry.get(key)
-        if existing is not None and existing.running:
+        existing, existing_options = _registry.get(key, (None, None))
+        if existing is not None and existing.running and existing_options == option_key:
             if "on_reload" in options:
                 existing.on_reload = options["on_reload"]
             return existing
         reloader = Reloader(*packages, **options)
         reloader.start()
-        _registry[key] = reloader
-        return reloader
+        _registry[key] = (reloader, option_key)
+    if existing is not None and existing.running:
+        # The same packages with other options (an edited watch() call in a reloaded
+        # module): replace the watcher rather than run two. Stopped outside the lock, as
+        # its thread may be running module code that calls watch().
+        logger.info("hotmod.watch(%s): options changed, watcher restarted", ", ".join(key))
+        existing.stop()
+    return reloader
 
 
 @contextmanager
@@ -89,7 +98,7 @@ def watching(*packages: str, **options: Any) -> Iterator[Reloader]:
 def stop_all() -> None:
     """Stop every Reloader started by ``watch()`` (for tests and shutdown hooks)."""
     with _registry_lock:
-        reloaders = list(_registry.values())
+        reloaders = [reloader for reloader, _ in _registry.values()]
         _registry.clear()
     for reloader in reloaders:
         reloader.stop()

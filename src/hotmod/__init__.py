@@ -14,11 +14,13 @@ from hotmod._exceptions import (
     ReloaderStateError,
 )
 from hotmod._import_graph import ImportGraph
+from hotmod._ipython import load_ipython_extension, unload_ipython_extension
 from hotmod._reloader import Reloader
 from hotmod._result import ReloadResult
+from hotmod._servers import asgi, wsgi
 from hotmod._transaction import previous
 from hotmod._version import __version__
-from hotmod._worker import reloading
+from hotmod._worker import loop, rebind, reloading
 
 __all__ = [
     "ArgumentTypeError",
@@ -30,8 +32,14 @@ __all__ = [
     "Reloader",
     "ReloaderStateError",
     "__version__",
+    "asgi",
+    "load_ipython_extension",
+    "loop",
     "previous",
+    "rebind",
     "reloading",
+    "unload_ipython_extension",
     "watch",
     "watching",
+    "wsgi",
 ]

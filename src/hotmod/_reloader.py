@@ -148,7 +148,7 @@ class Reloader:
         self._missing: set[str] = set()  # deleted module files already warned about
         self._stopping = False
         with self._lock:
-            self._refresh_index(force=True)
+            self._refresh_index(force=True, initial=True)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -525,7 +525,9 @@ class Reloader:
 
     # -- index -----------------------------------------------------------------------------
 
-    def _refresh_index(self, *, force: bool = False, names: Iterable[str] | None = None) -> None:
+    def _refresh_index(
+        self, *, force: bool = False, names: Iterable[str] | None = None, initial: bool = False
+    ) -> None:
         added, removed = self._index.sync(self._live, force=force, names=names)
         for name in removed:
             self._graph.remove_module(name)
@@ -538,7 +540,13 @@ class Reloader:
                 data, version = read_source(record.path)
             except OSError:
                 continue
-            self._sources.set_loaded(record.path, version)
+            # The version a module was loaded from is only known for modules loaded before
+            # the Reloader was created. One imported later may have been edited between its
+            # import and now, and an edit must never be taken for what is running: its loaded
+            # version stays unknown until its first change is applied (at worst one extra
+            # reload, for a save that changed nothing).
+            if initial:
+                self._sources.set_loaded(record.path, version)
             self._parse_into_graph(record, data)
         for record in added:
             module = self._live.get(record.name)
@@ -642,53 +650,51 @@ class Reloader:
                 paths, self._pending = list(self._pending), {}
             if not paths:
                 return None
-            # Modules indexed from here on were imported after hotmod last looked: the
-            # version the index records for them is read now, after the event, so it may
-            # already hold the edit that caused it. Their pending change is applied unjudged.
-            known = {record.name for record in self._index}
-            self._refresh_index()
-            if _RESCAN_ALL in paths:
-                paths.remove(_RESCAN_ALL)
-                paths = list(dict.fromkeys([*paths, *(record.path for record in self._index)]))
-            sources: dict[str, tuple[bytes, SourceVersion]] = {}
-            changed: list[Path] = []
-            rescanned = False
-            for path in paths:
+            return self._apply_paths(paths, raise_interrupt=raise_interrupt)
+
+    def _apply_paths(self, paths: list[str], *, raise_interrupt: bool) -> ReloadResult | None:
+        """Turn reported paths into changed sources (real edits of imported watched modules)
+        and reload them."""
+        self._refresh_index()
+        if _RESCAN_ALL in paths:
+            paths.remove(_RESCAN_ALL)
+            paths = list(dict.fromkeys([*paths, *(record.path for record in self._index)]))
+        sources: dict[str, tuple[bytes, SourceVersion]] = {}
+        changed: list[Path] = []
+        rescanned = False
+        for path in paths:
+            name = self._index.module_for_path(path)
+            if name is None and not rescanned and self._index.covers_path(path):
+                # A module imported since the last look: find it before concluding the
+                # file was never imported.
+                self._refresh_index(force=True)
+                rescanned = True
                 name = self._index.module_for_path(path)
-                if name is None and not rescanned and self._index.covers_path(path):
-                    # A module imported since the last look: find it before concluding the
-                    # file was never imported.
-                    self._refresh_index(force=True)
-                    rescanned = True
-                    name = self._index.module_for_path(path)
-                if name is None:
-                    logger.debug("%s changed but was never imported: ignored", path)
-                    continue
-                record = self._index.get(name)
-                assert record is not None
-                try:
-                    if name in known:
-                        found = self._sources.changed(record.path)
-                    else:
-                        found = read_source(record.path)
-                except FileNotFoundError:
-                    self._warn_deleted(record)
-                    continue
-                except OSError as exc:
-                    logger.warning("cannot read %s (%s); not reloaded", record.path, exc)
-                    continue
-                self._missing.discard(record.path)
-                if found is None:
-                    logger.debug("%s saved without a change: nothing to reload", path)
-                    continue
-                sources[name] = found
-                changed.append(Path(record.path))
-            if not sources:
-                return None
-            if self._reloading:
-                # Asked by module code during a reload: _reload refuses; keep the changes.
-                self._on_events_paths(paths)
-            return self._reload(sources, tuple(changed), raise_interrupt=raise_interrupt)
+            if name is None:
+                logger.debug("%s changed but was never imported: ignored", path)
+                continue
+            record = self._index.get(name)
+            assert record is not None
+            try:
+                found = self._sources.changed(record.path)
+            except FileNotFoundError:
+                self._warn_deleted(record)
+                continue
+            except OSError as exc:
+                logger.warning("cannot read %s (%s); not reloaded", record.path, exc)
+                continue
+            self._missing.discard(record.path)
+            if found is None:
+                logger.debug("%s saved without a change: nothing to reload", path)
+                continue
+            sources[name] = found
+            changed.append(Path(record.path))
+        if not sources:
+            return None
+        if self._reloading:
+            # Asked by module code during a reload: _reload refuses; keep the changes.
+            self._on_events_paths(paths)
+        return self._reload(sources, tuple(changed), raise_interrupt=raise_interrupt)
 
     def _warn_deleted(self, record: ModuleRecord) -> None:
         if record.path in self._missing:

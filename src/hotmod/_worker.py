@@ -1,66 +1,512 @@
-"""``reloading``: a decorator that keeps a long-running worker's function current.
+"""Safe points for long-running workers: the ``reloading`` decorator and ``loop``.
 
-Each call is a safe point: pending changes are applied in the caller's thread first, then the
-newest definition of the function runs (looked up again by ``__qualname__`` in its module).
+A worker has natural moments at which no job is half done: the start of a call to its job
+handler, or the step between two items of its job queue. Both APIs apply pending changes there,
+in the caller's thread, using a Reloader started with ``background=False`` (its watcher only
+records changes). Running code never changes under a call: a call in flight keeps the function
+object, and so the module globals, it started with; the next call runs the newest definition.
+
+``rebind`` (shared with the IPython extension) points names in a namespace that does not get
+re-executed itself (``__main__``, a notebook) at the new objects after a reload.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import inspect
+import logging
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+import threading
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+)
+from types import FunctionType, ModuleType
+from typing import Any, TypeVar, overload
 
+from hotmod import _api
 from hotmod._api import watch
+from hotmod._exceptions import ArgumentTypeError
 from hotmod._reloader import Reloader
+from hotmod._result import ReloadResult
 
-__all__ = ["reloading"]
+__all__ = [
+    "SharedReloader",
+    "apply_pending",
+    "default_package",
+    "loop",
+    "rebind",
+    "reloading",
+]
+
+logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+_MISSING: Any = object()
+
+# > 0 while a @reloading call runs in this context: nested calls are not safe points.
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("hotmod_reloading_depth", default=0)
+
+# The attribute that marks a @reloading wrapper and holds the function it wraps.
+WRAPPED_ATTR = "__hotmod_wrapped__"
 
 
-def _newest(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The current definition of ``func`` in its (possibly re-executed) module."""
-    module = sys.modules.get(func.__module__)
-    if module is None:
-        return func
-    current: Any = module
-    for part in func.__qualname__.split("."):
-        if part == "<locals>":
-            return func
-        current = current.__dict__.get(part) if hasattr(current, "__dict__") else None
-        if current is None:
-            return func
-    unwrapped = getattr(current, "__hotmod_wrapped__", current)
-    return unwrapped if callable(unwrapped) else func
+# -- shared helpers ----------------------------------------------------------------------------
 
 
-def reloading(*packages: str, **options: Any) -> Callable[[F], F]:
-    """Decorate a worker function so every call runs its newest code.
+def default_package(module_name: str, what: str) -> str:
+    """The top-level package of ``module_name``, resolving ``__main__`` through its spec.
 
     Args:
-        *packages: packages to watch; default: the top-level package of the decorated
-            function's module.
-        **options: keyword arguments of ``Reloader``; ``background`` is always False here,
-            because changes are applied only at the start of a call.
+        module_name: a module's ``__name__``.
+        what: the API asking, for the error message (e.g. ``"hotmod.loop()"``).
+
+    Returns:
+        The first component of the module's real name (``myapp`` for ``myapp.worker``).
+
+    Raises:
+        ArgumentTypeError: the module is a script (``__main__`` without a package), so there is
+            no package to default to.
+    """
+    name = module_name
+    if name == "__main__":
+        main = sys.modules.get("__main__")
+        spec = getattr(main, "__spec__", None)
+        spec_name = getattr(spec, "name", None)
+        if not isinstance(spec_name, str) or spec_name == "__main__":
+            raise ArgumentTypeError(
+                f"{what} is used in a script, which hotmod does not re-execute: name the "
+                f"packages to watch, e.g. {what.removesuffix('()')}(..., 'myapp')"
+            )
+        name = spec_name
+    return name.partition(".")[0]
+
+
+def apply_pending(reloader: Reloader) -> ReloadResult | None:
+    """``reloader.check()`` that never lets an unexpected hotmod error escape into user code.
+
+    Errors of the reloaded code are already in the result (and logged by the reloader); only
+    ``KeyboardInterrupt`` is re-raised, after the reload was rolled back.
+
+    Args:
+        reloader: a started Reloader, usually with ``background=False``.
+
+    Returns:
+        The ``ReloadResult`` of the reload attempt, or None when nothing was pending.
+    """
+    try:
+        return reloader.check()
+    except Exception:
+        logger.exception("unexpected error while applying pending changes; still running")
+        return None
+
+
+class SharedReloader:
+    """The Reloader of an adapter (decorator, loop, WSGI/ASGI app), kept current.
+
+    It is obtained with ``watch(*packages, background=False, **options)``, so equal arguments
+    share one Reloader and one watcher. ``watch()`` called later for the same packages with other
+    options replaces (stops) that Reloader; the adapter then uses the Reloader ``watch()`` holds
+    for those packages now, whatever its options, or obtains a new one if none is running: it
+    never keeps watching with a stopped Reloader, and never ping-pongs between two.
+
+    Args:
+        packages: the package names to watch.
+        options: keyword arguments of ``Reloader``; ``background`` is set to False.
+    """
+
+    def __init__(self, packages: tuple[str, ...], options: dict[str, Any]) -> None:
+        self.packages = packages
+        self.options = {**options, "background": False}
+        self._reloader = self._obtain(fresh=True)
+
+    def _obtain(self, *, fresh: bool) -> Reloader:
+        if not fresh:
+            current = _registered(self.packages)
+            if current is not None:
+                return current
+        return watch(*self.packages, **self.options)
+
+    @property
+    def reloader(self) -> Reloader:
+        """The running Reloader to use now."""
+        reloader = self._reloader
+        if not reloader.running:
+            reloader = self._reloader = self._obtain(fresh=False)
+            logger.debug("%s: using the Reloader started since (%r)", self.packages, reloader)
+        return reloader
+
+    def stop(self) -> None:
+        """Stop the Reloader in use, unless it was replaced already (then it is someone
+        else's to stop)."""
+        self._reloader.stop()
+
+
+def _registered(packages: tuple[str, ...]) -> Reloader | None:
+    """The running Reloader ``watch()`` holds for ``packages``, whatever its options.
+
+    Reads ``hotmod._api._registry`` (packages -> (Reloader, options key)); any other shape
+    gives None, and the caller then calls ``watch()`` itself.
+    """
+    entry: object = getattr(_api, "_registry", {}).get(packages)
+    if isinstance(entry, tuple) and entry:
+        entry = entry[0]
+    return entry if isinstance(entry, Reloader) and entry.running else None
+
+
+def _lookup(module: object, qualname: str) -> Any:
+    """Follow ``qualname`` through namespace dicts (no attribute hooks run), or ``_MISSING``."""
+    if "<locals>" in qualname or not isinstance(module, ModuleType):
+        return _MISSING
+    current: Any = module
+    for part in qualname.split("."):
+        namespace = getattr(current, "__dict__", None)
+        if not isinstance(namespace, Mapping):
+            return _MISSING
+        current = namespace.get(part, _MISSING)
+        if current is _MISSING:
+            return _MISSING
+    return current
+
+
+def _replacement(
+    key: str,
+    value: object,
+    reloaded: Collection[str],
+    before: Mapping[str, ModuleType] | None,
+) -> Any:
+    live = sys.modules
+    if isinstance(value, ModuleType):
+        name = value.__dict__.get("__name__")
+        if isinstance(name, str) and name in reloaded:
+            current = live.get(name)
+            if current is not None:
+                return current
+        return _MISSING
+    if isinstance(value, (FunctionType, type)):
+        owner = getattr(value, "__module__", None)
+        qualname = getattr(value, "__qualname__", None)
+        if isinstance(owner, str) and owner in reloaded and isinstance(qualname, str):
+            found = _lookup(live.get(owner), qualname)
+            if found is not _MISSING:
+                return found
+    if before is not None:
+        # ``from myapp.config import LIMIT``: same name, same object as in the old module.
+        for name in reloaded:
+            old, new = before.get(name), live.get(name)
+            if old is None or new is None or old is new:
+                continue
+            if old.__dict__.get(key, _MISSING) is value:
+                return new.__dict__.get(key, _MISSING)
+    return _MISSING
+
+
+def rebind(
+    namespace: MutableMapping[str, Any],
+    reloaded: Collection[str],
+    before: Mapping[str, ModuleType] | None = None,
+) -> list[str]:
+    """Point the names of ``namespace`` that hold objects of reloaded modules at the new ones.
+
+    A name is re-bound when it holds a reloaded module, or a function or class defined in a
+    reloaded module (looked up again by ``__qualname__``, so ``from m import f as g`` works),
+    or, given ``before``, the very object the old module held under the same name (constants
+    imported with ``from m import LIMIT``). Objects the new module no longer defines keep
+    their old value.
+
+    Args:
+        namespace: the dict to update, e.g. ``globals()`` of ``__main__`` or a notebook's
+            namespace.
+        reloaded: names of the modules that were re-executed.
+        before: the module dict as it was before the reload (``dict(sys.modules)``).
+
+    Returns:
+        The names that were re-bound, in namespace order.
+
+    Example:
+        >>> before = dict(sys.modules)                        # doctest: +SKIP
+        >>> result = reloader.check()                         # doctest: +SKIP
+        >>> rebind(globals(), result.reloaded, before)        # doctest: +SKIP
+        ['handle']
+    """
+    if not reloaded:
+        return []
+    names = frozenset(reloaded)
+    changed: list[str] = []
+    for key, value in list(namespace.items()):
+        if key.startswith("__") and key.endswith("__"):
+            continue
+        new = _replacement(key, value, names, before)
+        if new is not _MISSING and new is not value:
+            namespace[key] = new
+            changed.append(key)
+    return changed
+
+
+def _rebind_after(result: ReloadResult | None, namespace: MutableMapping[str, Any]) -> None:
+    """Re-bind ``namespace`` after a successful reload, unless it belongs to a reloaded module."""
+    if result is None or not result.ok or not result.reloaded:
+        return
+    if namespace.get("__name__") in result.reloaded:
+        return  # the old copy of a reloaded module: its new copy already has the new names
+    names = rebind(namespace, result.reloaded)
+    if names:
+        logger.debug("re-bound %s in %s", ", ".join(names), namespace.get("__name__"))
+
+
+# -- @reloading -------------------------------------------------------------------------------
+
+
+class _Target:
+    """The function a @reloading wrapper stands for, and its last good definition."""
+
+    def __init__(self, func: Callable[..., Any], shared: SharedReloader) -> None:
+        self.shared = shared
+        self.module = func.__module__
+        self.qualname = func.__qualname__
+        self.last: Callable[..., Any] = func
+        self._warned: object = None
+        self._lock = threading.Lock()
+
+    def safe_point(self) -> None:
+        """Apply pending changes, unless a @reloading call is already running here."""
+        if _depth.get():
+            return
+        result = apply_pending(self.shared.reloader)
+        globals_: Any = getattr(self.last, "__globals__", None)
+        if isinstance(globals_, dict):
+            _rebind_after(result, globals_)
+
+    def newest(self) -> Callable[..., Any]:
+        """The function's current definition, unwrapped; the last good one if it vanished."""
+        module = sys.modules.get(self.module)
+        func = _unwrap(_lookup(module, self.qualname))
+        if func is None:
+            if module is not self._warned and "<locals>" not in self.qualname:
+                self._warned = module
+                logger.warning(
+                    "%s.%s is no longer defined in the running %s; calls keep running its "
+                    "last definition",
+                    self.module,
+                    self.qualname,
+                    self.module,
+                )
+            return self.last
+        if func is not self.last:
+            with self._lock:
+                self.last = func
+        return func
+
+
+def _unwrap(found: object) -> Callable[..., Any] | None:
+    """The function behind a @reloading wrapper, whatever decorators sit above it.
+
+    Follows ``__wrapped__`` (set by ``functools.wraps``; also on ``classmethod`` and
+    ``staticmethod``) and ``__func__`` until a hotmod wrapper is found, so a call never runs the
+    wrapper again (which would recurse). An object without a hotmod wrapper inside is returned
+    as it is: the decorator was removed in the new source.
+    """
+    if found is _MISSING:
+        return None
+    current: object = found
+    for _ in range(100):  # a __wrapped__ cycle must not hang the worker
+        inner = getattr(current, WRAPPED_ATTR, None)
+        if inner is not None:
+            return inner if callable(inner) else None
+        nxt = getattr(current, "__wrapped__", None) or getattr(current, "__func__", None)
+        if nxt is None:
+            break
+        current = nxt
+    if isinstance(found, (classmethod, staticmethod)):
+        found = found.__func__
+    return found if callable(found) else None
+
+
+def _wrap(func: Callable[..., Any], target: _Target) -> Callable[..., Any]:
+    wrapper: Callable[..., Any]
+    if inspect.isasyncgenfunction(func):
+
+        async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+            target.safe_point()
+            agen = target.newest()(*args, **kwargs)
+            try:
+                value = await agen.__anext__()
+                while True:
+                    try:
+                        sent = yield value
+                    except GeneratorExit:
+                        await agen.aclose()
+                        raise
+                    except BaseException as exc:
+                        value = await agen.athrow(exc)
+                    else:
+                        value = await agen.asend(sent)
+            except StopAsyncIteration:
+                return
+
+        wrapper = agen_wrapper
+    elif inspect.iscoroutinefunction(func):
+
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            target.safe_point()
+            token = _depth.set(_depth.get() + 1)
+            try:
+                return await target.newest()(*args, **kwargs)
+            finally:
+                _depth.reset(token)
+
+        wrapper = async_wrapper
+    elif inspect.isgeneratorfunction(func):
+
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            target.safe_point()
+            return (yield from target.newest()(*args, **kwargs))
+
+        wrapper = gen_wrapper
+    else:
+
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            target.safe_point()
+            token = _depth.set(_depth.get() + 1)
+            try:
+                return target.newest()(*args, **kwargs)
+            finally:
+                _depth.reset(token)
+
+        wrapper = sync_wrapper
+    functools.update_wrapper(wrapper, func)
+    setattr(wrapper, WRAPPED_ATTR, func)
+    vars(wrapper)["__hotmod_shared__"] = target.shared
+    return wrapper
+
+
+@overload
+def reloading(func: F, /) -> F: ...
+
+
+@overload
+def reloading(*packages: str, **options: Any) -> Callable[[F], F]: ...
+
+
+def reloading(*packages: Any, **options: Any) -> Any:
+    """Decorate a worker's function so that every call runs its newest code.
+
+    Each call is a safe point: first the changes the watcher has seen are applied, in the
+    caller's thread, then the function's current definition runs. It is looked up again by
+    ``__qualname__`` in its (possibly re-executed) module, so a change to the function, or to
+    any watched module it depends on, is seen by the next call. Plain functions, methods,
+    ``async def`` functions and (async) generator functions are supported; a generator already
+    running finishes with the code it started with.
+
+    A broken edit (syntax error, exception at import time) is rolled back and logged once;
+    calls keep running the last good definition. A call made from inside another decorated
+    call is not a safe point (the outer call's code must not change under it). All functions
+    decorated with equal arguments share one Reloader and one watcher thread, also when their
+    module is re-executed.
+
+    Args:
+        *packages: names of the packages to watch; default: the top-level package of the
+            decorated function's module. ``@hotmod.reloading`` without parentheses is the
+            default form.
+        **options: keyword arguments of ``Reloader`` (``paths``, ``eager``, ``polling``,
+            ``on_reload``); ``background`` is always False.
+
+    Returns:
+        A decorator; the decorated function keeps its name, signature and kind (an
+        ``async def`` function stays a coroutine function).
+
+    Raises:
+        ArgumentTypeError: no packages are given and the function is defined in a script.
+        PackageNotFoundError: a package cannot be found.
+        NotWatchedError: a package cannot be watched (standard library, site-packages).
 
     Example:
         >>> import hotmod                                     # doctest: +SKIP
         >>> @hotmod.reloading("myapp")                         # doctest: +SKIP
-        ... def handle(job): ...
+        ... def handle(job):
+        ...     return myapp.jobs.process(job)
     """
-    options["background"] = False
+    if len(packages) == 1 and callable(packages[0]) and not options:
+        return reloading()(packages[0])
+    for package in packages:
+        if not isinstance(package, str):
+            raise ArgumentTypeError(
+                f"reloading() takes package names (str), not {type(package).__name__}: "
+                f"{package!r}; use @hotmod.reloading('myapp') or @hotmod.reloading"
+            )
 
     def decorate(func: F) -> F:
-        watched = packages or (func.__module__.partition(".")[0],)
-        reloader: Reloader = watch(*watched, **options)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            reloader.check()
-            return _newest(func)(*args, **kwargs)
-
-        wrapper.__hotmod_wrapped__ = func  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        if not callable(func):
+            raise ArgumentTypeError(f"@reloading decorates functions, not {func!r}")
+        if isinstance(func, (classmethod, staticmethod)):
+            raise ArgumentTypeError(
+                "put @hotmod.reloading below @classmethod/@staticmethod, directly on the function"
+            )
+        module_name: str = getattr(func, "__module__", None) or "__main__"
+        watched = packages or (default_package(module_name, "hotmod.reloading()"),)
+        shared = SharedReloader(tuple(watched), options)
+        return _wrap(func, _Target(func, shared))  # type: ignore[return-value]
 
     return decorate
+
+
+# -- loop ------------------------------------------------------------------------------------
+
+
+def loop(iterable: Iterable[T], *packages: str, **options: Any) -> Iterator[T]:
+    """Iterate over ``iterable``, applying pending changes before each item is handed out.
+
+    For workers written as ``for job in queue:``. The changes are applied after the next item
+    arrived (so a change saved while the worker waited is in place for that item) and before the
+    loop body runs, in the loop's thread. Afterwards the names of the calling namespace that hold
+    functions, classes or modules of reloaded modules are re-bound to the new ones, so
+    ``from myapp.jobs import handle`` at the top of a worker script keeps working.
+
+    Args:
+        iterable: the items to process, e.g. ``iter(queue.get, None)`` or ``sys.stdin``.
+        *packages: names of the packages to watch; default: the top-level package of the
+            calling module.
+        **options: keyword arguments of ``Reloader``; ``background`` is always False.
+
+    Returns:
+        An iterator over the items of ``iterable``.
+
+    Raises:
+        ArgumentTypeError: no packages are given and the caller is a script.
+        PackageNotFoundError: a package cannot be found.
+        NotWatchedError: a package cannot be watched.
+
+    Example:
+        >>> import hotmod                                     # doctest: +SKIP
+        >>> for job in hotmod.loop(iter(jobs.get, None), "myapp"):  # doctest: +SKIP
+        ...     handle(job)
+    """
+    for package in packages:
+        if not isinstance(package, str):
+            raise ArgumentTypeError(
+                f"loop(iterable, *packages): packages are names (str), not {package!r}"
+            )
+    caller = sys._getframe(1).f_globals
+    if not packages:
+        packages = (default_package(str(caller.get("__name__", "__main__")), "hotmod.loop()"),)
+    shared = SharedReloader(packages, options)
+    return _loop(iter(iterable), shared, caller)
+
+
+def _loop(items: Iterator[T], shared: SharedReloader, caller: dict[str, Any]) -> Iterator[T]:
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        _rebind_after(apply_pending(shared.reloader), caller)
+        yield item

@@ -1,0 +1,1 @@
+"""A tiny package for the worker, REPL and IPython examples: edit it while they run."""

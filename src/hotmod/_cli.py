@@ -1,0 +1,542 @@
+"""``python -m hotmod``: run a program with watching on, and inspect import graphs.
+
+Sub-commands::
+
+    hotmod run [-w PKG]... TARGET [ARGS...]   run a module, module:function or script
+    hotmod graph PKG [--dot]                  the import graph of a package
+    hotmod why FILE [-w PKG]...               what a change to FILE would reload, and why
+
+This is the only hotmod module (with the IPython report) that prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import os
+import pkgutil
+import runpy
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
+
+from hotmod._exceptions import HotmodError
+from hotmod._import_graph import ImportGraph
+from hotmod._reloader import Reloader
+from hotmod._result import ReloadResult
+from hotmod._version import __version__
+from hotmod._worker import rebind
+
+__all__ = ["main"]
+
+logger = logging.getLogger("hotmod")
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is reported on one line (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _UsageError(Exception):
+    """A bad argument found after parsing (a file that does not exist, ...): exit code 2."""
+
+
+class _Failure(Exception):
+    """The command could not do its job (the package does not import, ...): exit code 1."""
+
+
+# -- argument parsing -------------------------------------------------------------------------
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(
+        prog="hotmod",
+        description="Dependency-aware hot reloading: run a program with watching on, or "
+        "inspect the import graph hotmod reloads along.",
+    )
+    parser.add_argument("--version", action="version", version=f"hotmod {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    run = commands.add_parser(
+        "run",
+        help="run a module, module:function or script with hot reloading on",
+        description="Run TARGET with hot reloading on: a change to a watched module re-executes "
+        "it and every watched module that imports it, in a background thread, without "
+        "restarting. TARGET is a module (run like `python -m module`), module:function (the "
+        "module is imported and the function called without arguments) or a script path. "
+        "Names the running target holds (in __main__, or the function's module) are re-bound "
+        "to the new objects after each reload. "
+        "Ctrl-C stops cleanly (exit code 130).",
+        epilog="examples:  hotmod run myapp.worker   hotmod run -w myapp -w mylib "
+        "myapp.cli:main   hotmod run scripts/serve.py --port 8000",
+    )
+    run.add_argument(
+        "-w",
+        "--watch",
+        metavar="PKG",
+        action="append",
+        default=[],
+        help="a package to watch (repeatable); default: the target's top-level package, or "
+        "for a script outside any package the script's folder",
+    )
+    run.add_argument(
+        "--polling",
+        action="store_true",
+        help="poll for changes instead of native file events (network drives, containers)",
+    )
+    _add_verbosity(run)
+    run.add_argument("target", metavar="TARGET", help="module, module:function or script.py")
+    run.add_argument(
+        "args",
+        metavar="ARGS",
+        nargs=argparse.REMAINDER,
+        help="arguments for the target (its sys.argv[1:])",
+    )
+
+    graph = commands.add_parser(
+        "graph",
+        help="show the import graph of a package",
+        description="Import PKG and all its submodules and show which of its modules import "
+        "which: an indented tree (each module above the modules it imports; a module shown "
+        "before is marked '...') or, with --dot, Graphviz DOT (edges point from importer to "
+        "imported).",
+        epilog="example:  hotmod graph myapp --dot | dot -Tsvg > myapp.svg",
+    )
+    graph.add_argument("package", metavar="PKG", help="importable package name, e.g. myapp")
+    graph.add_argument("--dot", action="store_true", help="print Graphviz DOT instead of a tree")
+    _add_verbosity(graph)
+
+    why = commands.add_parser(
+        "why",
+        help="explain what a change to a file would reload",
+        description="Import the package FILE belongs to (and all its submodules), then list the "
+        "modules a change to FILE would re-execute, in order, each with the import chain that "
+        "makes it depend on FILE.",
+        epilog="example:  hotmod why src/myapp/config.py",
+    )
+    why.add_argument("file", metavar="FILE", help="a .py file of an importable package")
+    why.add_argument(
+        "-w",
+        "--watch",
+        metavar="PKG",
+        action="append",
+        default=[],
+        help="also consider modules of PKG that import FILE (repeatable); default: only "
+        "FILE's top-level package",
+    )
+    _add_verbosity(why)
+    return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="log only errors")
+    group.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+
+
+def _setup_logging(args: argparse.Namespace, default: int) -> None:
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else default
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hotmod: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``hotmod`` command line.
+
+    Args:
+        argv: the arguments after the program name; default: ``sys.argv[1:]``.
+
+    Returns:
+        The exit code: 0 on success (``run``: the target's own exit code), 1 when the command
+        failed, 2 for bad arguments, 130 after Ctrl-C.
+
+    Example:
+        >>> main(["graph", "myapp"])                          # doctest: +SKIP
+        myapp
+          myapp.web
+            myapp.models
+        0
+    """
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = {
+        "run": _run,
+        "graph": _graph,
+        "why": _why,
+    }[args.command]
+    _setup_logging(args, logging.INFO if args.command == "run" else logging.WARNING)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` does; the console script lacks it
+    try:
+        return command(args)
+    except _UsageError as exc:
+        print(f"hotmod {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (_Failure, HotmodError) as exc:
+        print(f"hotmod {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hotmod: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# -- run -------------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    target: str = args.target
+    target_globals: dict[str, Any] | None = None
+    options: dict[str, Any] = {"polling": args.polling}
+    packages: tuple[str, ...] = tuple(args.watch)
+    run: Callable[[], object]
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        path = Path(target).resolve()
+        if not path.is_file():
+            raise _UsageError(f"no such script: {target}")
+        if not packages:
+            # The script's folder (its sibling modules), and its package if it lies in one.
+            package = _package_of_file(path)
+            packages = (package.partition(".")[0],) if package is not None else ()
+            options["paths"] = [path.parent]
+        sys.path.insert(0, str(path.parent))
+        sys.argv = [str(path), *args.args]
+
+        def run() -> object:
+            return runpy.run_path(str(path), run_name="__main__")
+
+    else:
+        module_name, _, function = target.partition(":")
+        if not _is_dotted(module_name) or (function and not _is_dotted(function)):
+            raise _UsageError(
+                f"TARGET must be a module, module:function or a .py script, not {target!r}"
+            )
+        top = module_name.partition(".")[0]
+        if importlib.util.find_spec(top) is None:
+            raise _UsageError(f"no module named {top!r} on sys.path")
+        packages = packages or (top,)
+        sys.argv = [target, *args.args]
+
+        def run() -> object:
+            if function:
+                return _resolve_function(module_name, function)()
+            return runpy.run_module(module_name, run_name="__main__", alter_sys=True)
+
+        if function:  # a missing function is a usage error, found before anything runs
+            target_globals = getattr(_resolve_function(module_name, function), "__globals__", None)
+
+    rebinder = _Rebinder(target_globals)
+    options["on_reload"] = rebinder
+    try:
+        reloader = Reloader(*packages, **options)
+    except HotmodError as exc:
+        raise _UsageError(f"{exc} (choose what to watch with -w PKG)") from exc
+    keeper = _SnapshotKeeper(reloader, rebinder)
+    reloader.start()
+    keeper.start()
+    try:
+        run()
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    finally:
+        keeper.stop()
+        reloader.stop()
+    return 0
+
+
+class _Rebinder:
+    """``on_reload`` of ``run``: keeps the names of the running target current.
+
+    The target's code keeps running in a namespace that is never re-executed: ``__main__``
+    (a script or module target), or the module dict a ``module:function`` target started with.
+    After each reload the names there that held objects of reloaded modules (``import helper``,
+    ``from myapp.x import f, LIMIT``) are pointed at the new objects.
+    """
+
+    def __init__(self, target_globals: dict[str, Any] | None) -> None:
+        self._target_globals = target_globals
+        self.snapshot = dict(sys.modules)  # the modules as they were before the next reload
+
+    def __call__(self, result: ReloadResult) -> None:
+        if result.ok and result.reloaded:
+            namespace = self._target_globals
+            if namespace is None:
+                main = sys.modules.get("__main__")
+                namespace = None if main is None else main.__dict__
+            if namespace is not None:
+                rebind(namespace, result.reloaded, self.snapshot)
+        self.snapshot = dict(sys.modules)
+
+
+class _SnapshotKeeper(threading.Thread):
+    """Refreshes the rebinder's snapshot of the module dict a few times a second, so constants
+    of modules the target imports while it runs can be re-bound at their first reload."""
+
+    def __init__(self, reloader: Reloader, rebinder: _Rebinder, interval: float = 0.1) -> None:
+        super().__init__(name="hotmod-index", daemon=True)
+        self._reloader = reloader
+        self._rebinder = rebinder
+        self._interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        reloader = self._reloader
+        while not self._stop_event.wait(self._interval):
+            with reloader._lock:  # not while a reload swaps modules
+                if not reloader._pending:
+                    self._rebinder.snapshot = dict(sys.modules)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def _resolve_function(module_name: str, function: str) -> Callable[[], object]:
+    """Import ``module_name`` and return its attribute ``function`` (dotted), which must be
+    callable; a missing attribute is a usage error (the import itself may raise anything)."""
+    module = importlib.import_module(module_name)
+    func: Any = module
+    for part in function.split("."):
+        try:
+            func = getattr(func, part)
+        except AttributeError:
+            raise _UsageError(f"{module_name} has no attribute {function!r}") from None
+    if not callable(func):
+        raise _UsageError(f"{module_name}:{function} is not callable")
+    return func  # type: ignore[no-any-return]
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _is_dotted(name: str) -> bool:
+    return bool(name) and all(part.isidentifier() for part in name.split("."))
+
+
+# -- graph -----------------------------------------------------------------------------------
+
+
+def _import_all(package: str) -> ModuleType:
+    """Import ``package`` and every submodule below it (warning about the ones that fail)."""
+    try:
+        module = importlib.import_module(package)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and package.startswith(exc.name):
+            raise _UsageError(f"no module named {package!r} on sys.path") from exc
+        raise _Failure(f"importing {package} failed: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise _Failure(f"importing {package} failed: {type(exc).__name__}: {exc}") from exc
+    path = getattr(module, "__path__", None)
+    if path is None:
+        return module
+
+    def failed(name: str) -> None:
+        logger.warning("cannot import %s; left out of the graph", name)
+
+    for info in pkgutil.walk_packages(path, prefix=f"{package}.", onerror=failed):
+        if info.name.rpartition(".")[2] == "__main__" or info.name in sys.modules:
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception as exc:
+            logger.warning(
+                "cannot import %s (%s: %s); left out of the graph",
+                info.name,
+                type(exc).__name__,
+                exc,
+            )
+    return module
+
+
+def _graph(args: argparse.Namespace) -> int:
+    package: str = args.package
+    if not _is_dotted(package):
+        raise _UsageError(f"PKG must be an importable name such as 'myapp', not {package!r}")
+    _import_all(package)
+    graph = Reloader(package).graph
+    print(_dot(graph, package) if args.dot else _tree(graph), end="")
+    return 0
+
+
+def _tree(graph: ImportGraph) -> str:
+    """Each module above the modules it imports, two spaces per level.
+
+    Roots are the modules nothing imports; a module whose imports were shown before is marked
+    ``...`` and a module that closes an import cycle ``(cycle)``.
+    """
+    modules = sorted(graph.modules)
+    lines: list[str] = []
+    expanded: set[str] = set()
+
+    def show(name: str, depth: int, path: tuple[str, ...]) -> None:
+        pad = "  " * depth
+        if name in path:
+            lines.append(f"{pad}{name} (cycle)")
+            return
+        deps = sorted(graph.dependencies(name))
+        if name in expanded and deps:
+            lines.append(f"{pad}{name} ...")
+            return
+        lines.append(f"{pad}{name}")
+        expanded.add(name)
+        for dep in deps:
+            show(dep, depth + 1, (*path, name))
+
+    for name in modules:
+        if not graph.importers(name):
+            show(name, 0, ())
+    for name in modules:  # modules only reachable through cycles
+        if name not in expanded:
+            show(name, 0, ())
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _dot(graph: ImportGraph, package: str) -> str:
+    """Graphviz DOT: one node per module, an edge from each importer to what it imports."""
+    lines = [f"digraph {_quote(package)} {{", "  rankdir=LR;", "  node [shape=box];"]
+    for name in sorted(graph.modules):
+        lines.append(f"  {_quote(name)};")
+    for name in sorted(graph.modules):
+        for dep in sorted(graph.dependencies(name)):
+            lines.append(f"  {_quote(name)} -> {_quote(dep)};")
+    lines.append("}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- why -------------------------------------------------------------------------------------
+
+
+def _package_of_file(path: Path) -> str | None:
+    """The module name ``path`` has on ``sys.path`` if it lies in a regular package, else None.
+
+    Every folder between the ``sys.path`` entry and the file must hold an ``__init__.py``; of
+    several entries the one giving the shortest name wins.
+    """
+    found: list[str] = []
+    real = path.resolve()
+    for entry in sys.path:
+        base = Path(entry or os.getcwd()).resolve()
+        try:
+            rel = real.relative_to(base)
+        except ValueError:
+            continue
+        parts = list(rel.with_suffix("").parts)
+        if not parts or not all(part.isidentifier() for part in parts):
+            continue
+        folders = [base.joinpath(*parts[:i]) for i in range(1, len(parts))]
+        if not all((folder / "__init__.py").is_file() for folder in folders):
+            continue
+        if parts[-1] == "__init__":
+            parts.pop()
+        if len(parts) >= 2 or (len(parts) == 1 and real.name == "__init__.py"):
+            found.append(".".join(parts))
+    return min(found, key=lambda n: n.count("."), default=None)
+
+
+def _module_name_for(path: Path) -> str:
+    package_module = _package_of_file(path)
+    if package_module is not None:
+        return package_module
+    for entry in sys.path:
+        folder = Path(entry or os.getcwd()).resolve()
+        if folder == path.resolve().parent and path.stem.isidentifier():
+            return path.stem  # a top-level module
+    raise _UsageError(
+        f"{path} is not part of a package importable from here (sys.path); run hotmod from the "
+        "folder that holds the package, or set PYTHONPATH"
+    )
+
+
+def _why(args: argparse.Namespace) -> int:
+    given: str = args.file
+    path = Path(given)
+    if not path.is_file():
+        raise _UsageError(f"no such file: {given}")
+    if path.suffix != ".py":
+        raise _UsageError(f"{given} is not a Python source file (.py)")
+    name = _module_name_for(path)
+    top = name.partition(".")[0]
+    packages = list(dict.fromkeys([top, *args.watch]))
+    for package in packages:
+        _import_all(package)
+    if name not in sys.modules:
+        raise _Failure(f"{name} ({given}) could not be imported; nothing to explain")
+    graph = Reloader(*packages).graph
+    if name not in graph:
+        raise _Failure(f"{name} is not a module hotmod reloads (not Python source of {top})")
+    plan, skipped = graph.reload_plan([name], stop=_is_skipped)
+    print(_explain(graph, name, given, plan, skipped), end="")
+    return 0
+
+
+def _is_skipped(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and module.__dict__.get("__hotmod_skip__") is True
+
+
+def _chains(graph: ImportGraph, changed: str) -> dict[str, list[str]]:
+    """For each dependent, a shortest chain ``[dependent, ..., changed]`` of direct imports."""
+    chains = {changed: [changed]}
+    queue = deque([changed])
+    while queue:
+        name = queue.popleft()
+        for importer in sorted(graph.importers(name)):
+            if importer not in chains:
+                chains[importer] = [importer, *chains[name]]
+                queue.append(importer)
+    return chains
+
+
+def _explain(
+    graph: ImportGraph,
+    name: str,
+    given: str,
+    plan: Iterable[tuple[str, ...]],
+    skipped: Sequence[str],
+) -> str:
+    chains = _chains(graph, name)
+    order = [(member, component) for component in plan for member in component]
+    width = max((len(member) for member, _ in order), default=0)
+    lines = [f"A change to {given} ({name}) reloads {len(order)} module(s), in this order:"]
+    for number, (member, component) in enumerate(order, 1):
+        if member == name:
+            reason = "the changed module"
+        else:
+            chain = chains.get(member, [member, name])
+            reason = "imports " + ", which imports ".join(chain[1:])
+        if len(component) > 1:
+            others = ", ".join(m for m in component if m != member)
+            reason += f" (in an import cycle with {others})"
+        lines.append(f"  {number:>2}. {member:<{width}}  {reason}")
+    if len(order) == 1:
+        lines.append("No other watched module imports it.")
+    for module in skipped:
+        lines.append(
+            f"Not reloaded: {module} (marked __hotmod_skip__), nor what depends on it only "
+            "through it."
+        )
+    return "".join(f"{line}\n" for line in lines)

@@ -559,3 +559,25 @@ def test_repl_session_document(
         replay_ipython(session, root, live)
     else:
         replay_repl(session, root, live)
+
+
+def test_demo_shows_a_live_reload_through_a_dependent() -> None:
+    """`make demo` runs examples/demo.py: it must show the eviction order, the re-import order,
+    the time taken and the new value seen through a dependent, and exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "before the edit: cart.total([10.0]) = 12.0" in out
+    assert "evicted:    shop.cart -> shop.pricing -> shop.config" in out
+    assert "re-imported: shop.config -> shop.pricing -> shop.cart" in out
+    assert re.search(r"took:\s+\d+\.\d+ ms", out)
+    assert "after the edit:  cart.total([10.0]) = 12.5" in out

@@ -19,12 +19,13 @@ from types import CodeType
 
 __all__ = ["CodeCache", "CodeLoader", "discard_bytecode", "stat_key"]
 
-StatKey = tuple[int, int, int, int]
+StatKey = int
 
 
 def stat_key(st: os.stat_result) -> StatKey:
-    """What identifies one version of a file without reading it."""
-    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+    """What identifies one version of a file without reading it: modification and change
+    times, size and inode, hashed into one int (kept for every watched file, so small)."""
+    return hash((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
 
 
 class CodeLoader(SourceFileLoader):

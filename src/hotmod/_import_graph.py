@@ -28,14 +28,15 @@ class ImportGraph:
     """
 
     def __init__(self) -> None:
+        # Compact on purpose (tuples, sets only where there is something to hold): the graph
+        # of a large application stays in memory for the life of the process.
         self._order: dict[str, int] = {}  # module -> first-import sequence number
-        self._refs: dict[str, frozenset[str]] = {}  # parsed references, unresolved
-        self._bound: dict[str, frozenset[str]] = {}  # modules seen in the module's globals
-        self._deps: dict[str, set[str]] = {}
-        self._rdeps: dict[str, set[str]] = {}
+        self._refs: dict[str, tuple[str, ...]] = {}  # parsed references, unresolved, sorted
+        self._bound: dict[str, tuple[str, ...]] = {}  # modules seen in the globals, sorted
+        # direct dependencies, latest-imported first (the planner pops the earliest first)
+        self._deps: dict[str, tuple[str, ...]] = {}
+        self._rdeps: dict[str, set[str]] = {}  # direct importers; absent when there are none
         self.version = 0  # bumped whenever an edge or module changes (plans can be reused)
-        # each module's dependencies, latest-imported first (the planner pops from the end)
-        self._walk_order: dict[str, tuple[str, ...]] = {}
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -73,9 +74,6 @@ class ImportGraph:
             return
         self._order.update(new)
         self.version += 1
-        for name in new:
-            self._deps.setdefault(name, set())
-            self._rdeps.setdefault(name, set())
         # Rare after start-up (a module imported lazily), so a scan of all references is fine.
         stale = [
             user for user, refs in self._refs.items() if any(_has_prefix_in(r, new) for r in refs)
@@ -88,32 +86,32 @@ class ImportGraph:
         if name not in self._order:
             return
         self.version += 1
-        self.set_references(name, frozenset())
-        self.set_bindings(name, frozenset())
-        importers = self._rdeps.pop(name)
-        for dep in self._deps.pop(name):
-            self._rdeps[dep].discard(name)
+        for dep in self._deps.pop(name, ()):
+            self._unlink(dep, name)
+        importers = self._rdeps.pop(name, set())
         del self._order[name]
         self._refs.pop(name, None)
         self._bound.pop(name, None)
-        self._walk_order.pop(name, None)
         for importer in importers:
-            self._deps[importer].discard(name)
-            self._walk_order.pop(importer, None)
+            self._deps[importer] = tuple(d for d in self._deps[importer] if d != name)
             self._resolve(importer)
 
-    def set_references(self, name: str, refs: frozenset[str]) -> None:
+    def set_references(self, name: str, refs: Iterable[str]) -> None:
         """Replace the parsed references of ``name``."""
-        if self._refs.get(name, frozenset()) == refs:
-            return
-        self._refs[name] = refs
-        self._resolve(name)
+        self._store(self._refs, name, refs)
 
-    def set_bindings(self, name: str, bound: frozenset[str]) -> None:
+    def set_bindings(self, name: str, bound: Iterable[str]) -> None:
         """Replace the modules the binding scan found in the globals of ``name``."""
-        if self._bound.get(name, frozenset()) == bound:
+        self._store(self._bound, name, bound)
+
+    def _store(self, table: dict[str, tuple[str, ...]], name: str, values: Iterable[str]) -> None:
+        packed = tuple(sorted(values))
+        if table.get(name, ()) == packed:
             return
-        self._bound[name] = bound
+        if packed:
+            table[name] = packed
+        else:
+            table.pop(name, None)
         self._resolve(name)
 
     def _resolve(self, name: str) -> None:
@@ -126,16 +124,25 @@ class ImportGraph:
                 targets.add(target)
         targets.update(m for m in self._bound.get(name, ()) if m in self._order)
         targets.discard(name)
-        old = self._deps[name]
-        if targets == old:
+        old = self._deps.get(name, ())
+        if len(old) == len(targets) and targets.issuperset(old):
             return
-        for gone in old - targets:
-            self._rdeps[gone].discard(name)
-        for added in targets - old:
-            self._rdeps[added].add(name)
-        self._deps[name] = targets
-        self._walk_order.pop(name, None)
+        for gone in set(old) - targets:
+            self._unlink(gone, name)
+        for added in targets.difference(old):
+            self._rdeps.setdefault(added, set()).add(name)
+        if targets:
+            self._deps[name] = tuple(sorted(targets, key=self._order.__getitem__, reverse=True))
+        else:
+            self._deps.pop(name, None)
         self.version += 1
+
+    def _unlink(self, dep: str, importer: str) -> None:
+        importers = self._rdeps.get(dep)
+        if importers is not None:
+            importers.discard(importer)
+            if not importers:
+                del self._rdeps[dep]
 
     def _longest_module_prefix(self, ref: str) -> str | None:
         while ref:
@@ -158,7 +165,7 @@ class ImportGraph:
         frontier = [name for name in seen if name not in stopped]
         rdeps = self._rdeps
         while frontier:
-            for importer in rdeps[frontier.pop()]:
+            for importer in rdeps.get(frontier.pop(), ()):
                 if importer not in seen:
                     seen.add(importer)
                     if stop(importer):
@@ -204,15 +211,8 @@ class ImportGraph:
         stack: list[str] = []
         result: list[tuple[str, ...]] = []
 
-        walk_order = self._walk_order
-
         def successors(node: str) -> list[str]:
-            ordered = walk_order.get(node)
-            if ordered is None:
-                ordered = walk_order[node] = tuple(
-                    sorted(deps[node], key=order.__getitem__, reverse=True)
-                )
-            return [dep for dep in ordered if dep in members]
+            return [dep for dep in deps.get(node, ()) if dep in members]
 
         counter = 0
         for root in sorted(members, key=order.__getitem__):

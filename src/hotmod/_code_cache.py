@@ -77,6 +77,10 @@ class CodeCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def cached(self, name: str) -> CodeType | None:
+        """The code the module was loaded from, when it is in memory."""
+        return self._entries.get(name)
+
     def put(self, name: str, code: CodeType) -> None:
         """Record the code the module now runs."""
         self._entries[name] = code

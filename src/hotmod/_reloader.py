@@ -481,14 +481,16 @@ class Reloader:
         (saving the same file again is the common case)."""
         self._parse_pending()
         cached = self._last_plan
-        if (
-            cached is not None
-            and cached[0] == changed
-            and cached[1] == self._graph.version
-            and not any(self._is_skipped(name) for component in cached[2] for name in component)
-            and all(self._is_skipped(name) for name in cached[3])
-        ):
-            return cached[2], cached[3]
+        if cached is not None and cached[0] == changed and cached[1] == self._graph.version:
+            live = self._live
+            marks = [
+                module.__dict__.get("__hotmod_skip__") is True
+                for component in cached[2]
+                for name in component
+                if (module := live.get(name)) is not None
+            ]
+            if not any(marks) and all(self._is_skipped(name) for name in cached[3]):
+                return cached[2], cached[3]
         plan, skipped = self._graph.reload_plan(changed, stop=self._is_skipped)
         self._last_plan = (changed, self._graph.version, plan, skipped)
         return plan, skipped

@@ -34,9 +34,6 @@ logger = logging.getLogger(__name__)
 
 _MISSING = object()
 
-# Module attributes the import system sets from the spec; a re-executed module gets the old
-# module's values (``__path__`` is copied separately: module code may extend it).
-_MODULE_ATTRS = ("__spec__", "__loader__", "__package__", "__file__", "__cached__")
 
 # name -> module object being replaced, filled only while a transaction runs.
 _previous: dict[str, ModuleType] = {}
@@ -167,29 +164,41 @@ class Transaction:
                 "dict; hotmod evicts from both, but the import statement only consults the "
                 "interpreter's own. Mutate sys.modules instead of rebinding it."
             )
-        # No garbage collection in the middle of a reload: while old and new versions of every
-        # module are alive, a full collection would cost more than the reload; the garbage is
-        # collected afterwards, at the next allocation threshold.
-        collecting = gc.isenabled()
-        gc.disable()
+        # The cyclic collector should not walk the whole heap in the middle of a reload: while
+        # old and new versions of the modules are both alive it has the most to walk. Objects
+        # that exist before the reload are frozen (moved out of the collector's generations)
+        # and given back afterwards, so a collection during the reload only looks at what the
+        # reload creates; the old modules are collected by a later collection, off the path
+        # from save to new code. Not done when the application froze objects itself (a
+        # pre-fork server): unfreezing would hand its objects back too.
+        freeze = gc.isenabled() and gc.get_freeze_count() == 0
+        if freeze:
+            gc.freeze()
         _imp.acquire_lock()
         try:
             return self._run_locked()
         finally:
             _previous.clear()
             _imp.release_lock()
-            if collecting:
-                gc.enable()
+            if freeze:
+                gc.unfreeze()
 
     def _run_locked(self) -> Outcome:
         live = self._live
         self._old = {name: live[name] for name in self._order if name in live}
         order = [name for name in self._order if name in self._old]
+        changed, codes, cached = self._changed, self._code, self._code_cache.cached
         try:
             for name in order:
+                if name not in changed:
+                    if not self._eager:
+                        continue
+                    code = cached(name)  # the common case: an unchanged dependent
+                    if code is not None:
+                        codes[name] = code
+                        continue
                 # lazy mode compiles the changed files too: a syntax error evicts nothing
-                if self._eager or name in self._changed:
-                    self._prepare(name)
+                self._prepare(name)
         except Exception as exc:  # user code failed to compile: nothing was touched yet
             return Outcome(error=exc, rolled_back=True)
         evict_order = tuple(reversed(order))
@@ -330,15 +339,22 @@ class Transaction:
         spec: ModuleSpec = old_namespace["__spec__"]
         module = ModuleType(name)
         namespace = module.__dict__
-        for attr in _MODULE_ATTRS:
-            if attr in old_namespace:
-                namespace[attr] = old_namespace[attr]
+        get = old_namespace.get
+        namespace.update(
+            __spec__=spec,
+            __loader__=get("__loader__"),
+            __package__=get("__package__"),
+            __file__=get("__file__"),
+            __cached__=get("__cached__"),
+        )
         if spec.submodule_search_locations is not None:
             namespace["__path__"] = list(spec.submodule_search_locations)
             # Before executing: another thread that does `import pkg.sub` gets the package
             # from the module dict without waiting for it, and must find `pkg.sub` on it.
             self._rebind_kept_submodules(name, module)
-        self._put(name, module)
+        live[name] = module
+        if self._visible is not None:
+            self._visible[name] = module
         spec._initializing = True  # type: ignore[attr-defined] # other threads wait on it
         try:
             exec(code, namespace)

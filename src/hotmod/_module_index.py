@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
@@ -22,7 +23,7 @@ from types import ModuleType
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, PackageNotFoundError
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 
-__all__ = ["ModuleIndex", "ModuleRecord"]
+__all__ = ["ModuleIndex", "ModuleRecord", "find_spec_quietly"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +239,9 @@ class ModuleIndex:
     def _package_roots(self, package: str, modules: Mapping[str, ModuleType]) -> list[Path]:
         if package in {"__main__", "hotmod"} or package.startswith("hotmod."):
             raise NotWatchedError(
-                package, f"{package!r} cannot be watched: hotmod never reloads {package}"
+                package,
+                f"{package!r} cannot be watched: hotmod never reloads {package}; watch your own "
+                "package (move the code to reload out of the script into a module)",
             )
         spec = _find_spec(package, modules)
         if spec.submodule_search_locations is not None:
@@ -293,9 +296,42 @@ def _find_spec(package: str, modules: Mapping[str, ModuleType]) -> ModuleSpec:
         if isinstance(spec, ModuleSpec):
             return spec
     try:
-        spec = importlib.util.find_spec(package)
+        spec = find_spec_quietly(package, modules)
     except (ImportError, ValueError) as exc:
         raise PackageNotFoundError(package) from exc
     if spec is None:
         raise PackageNotFoundError(package)
     return spec
+
+
+def find_spec_quietly(name: str, modules: Mapping[str, ModuleType]) -> ModuleSpec | None:
+    """``importlib.util.find_spec`` without its side effect: a parent package that is not
+    imported yet is located through the finders, never imported (none of its code runs).
+
+    Raises:
+        ImportError, ValueError: a finder failed, or the name is malformed.
+    """
+    module = modules.get(name)
+    if module is not None:
+        spec = module.__dict__.get("__spec__") if isinstance(module, ModuleType) else None
+        return spec if isinstance(spec, ModuleSpec) else None
+    parent, _, _ = name.rpartition(".")
+    if not parent:
+        return importlib.util.find_spec(name)  # a top-level name imports nothing
+    parent_module = modules.get(parent)
+    search: object = None
+    if isinstance(parent_module, ModuleType):
+        search = parent_module.__dict__.get("__path__")
+    elif parent_module is None:
+        parent_spec = find_spec_quietly(parent, modules)
+        search = None if parent_spec is None else parent_spec.submodule_search_locations
+    if search is None:
+        return None  # the parent is not a package
+    for finder in list(sys.meta_path):
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        spec = find(name, search, None)
+        if spec is not None:
+            return spec  # type: ignore[no-any-return]
+    return None

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
-from types import CodeType, TracebackType
+from types import CodeType, ModuleType, TracebackType
 from typing import TYPE_CHECKING
 
 from typing_extensions import Self
@@ -21,7 +21,7 @@ from hotmod._exceptions import ArgumentTypeError, NotWatchedError, ReloaderState
 from hotmod._import_graph import ImportGraph
 from hotmod._import_parser import ImportParseError, parse_imports
 from hotmod._module_dict import live_modules
-from hotmod._module_index import ModuleIndex, ModuleRecord
+from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly
 from hotmod._result import ReloadResult
 from hotmod._sources import SourceStore, SourceVersion, read_source
 from hotmod._transaction import Transaction
@@ -38,6 +38,10 @@ OnReload = Callable[[ReloadResult], object]
 # A key of Reloader._pending standing for every watched file (after an event queue overflow).
 _RESCAN_ALL = ""
 Target = str | os.PathLike[str]
+_SYSTEM_CODE = (
+    "is part of the standard library or site-packages (or built in); hotmod reloads only your "
+    "own code: restart the process to run a new version of it"
+)
 
 
 class State(Enum):
@@ -101,8 +105,14 @@ class Reloader:
         on_reload: OnReload | None = None,
         background: bool = True,
     ) -> None:
+        given: object = paths  # checked at run time: callers pass anything
         if isinstance(paths, (str, os.PathLike)):
             paths = (paths,)
+        elif isinstance(given, (bytes, bytearray)) or not isinstance(given, Iterable):
+            raise ArgumentTypeError(
+                "paths must be a list of folders or files (str or os.PathLike), not "
+                f"{type(given).__name__}: {given!r}; e.g. paths=['src/myapp']"
+            )
         if not packages and not paths:
             raise ArgumentTypeError(
                 "Reloader() needs at least one package name, e.g. Reloader('myapp'), "
@@ -129,6 +139,10 @@ class Reloader:
         self.packages = self._index.packages
         self.paths = self._index.paths
         self._graph = ImportGraph()
+        # module with a module-level __getattr__ -> size of its globals at its last binding
+        # scan: one whose globals grew since (a lazily imported attribute cached by its
+        # __getattr__) is scanned again before the next plan.
+        self._lazy_modules: dict[str, int] = {}
         # Changed sources whose imports are parsed when the graph is next consulted, so the
         # parse is not on the path from save to new code running.
         self._unparsed: dict[str, bytes] = {}
@@ -295,13 +309,7 @@ class Reloader:
             if target in self._index:
                 return target
             if not self._index.covers_name(target):
-                raise NotWatchedError(
-                    target,
-                    f"{target!r} is not in the watched packages ({', '.join(self.packages)}); "
-                    "pass a module of those packages, or watch its package too",
-                )
-            import importlib.util
-
+                raise self._not_watched_name(target)
             module = self._live.get(target)
             if module is not None:
                 # Imported since the index last looked, with the dict's size unchanged?
@@ -314,7 +322,8 @@ class Reloader:
                     "package, C extension or module without a file); reload a .py module",
                 )
             try:
-                spec = importlib.util.find_spec(target)
+                # Never importlib.util.find_spec: it imports (runs) the parent packages.
+                spec = find_spec_quietly(target, self._live)
             except (ImportError, ValueError):
                 spec = None
             if spec is None:
@@ -332,21 +341,68 @@ class Reloader:
             if name is not None:
                 return name
             if not self._index.covers_path(path):
+                if self._index.is_system_path(self._index.real_path(path)):
+                    raise NotWatchedError(path, f"{path} {_SYSTEM_CODE}")
                 raise NotWatchedError(
                     path,
                     f"{path} is outside the watched packages and paths "
                     f"({', '.join(map(str, self.roots))}); watch its folder with paths=[...]",
                 )
+            if os.path.isdir(path):
+                raise NotWatchedError(
+                    path,
+                    f"{path} is a folder; pass the path of a module's .py file (a package's is "
+                    "its __init__.py) or the module's name",
+                )
             if not path.endswith(".py"):
-                raise NotWatchedError(path, f"{path} is not a Python source file (.py)")
+                raise NotWatchedError(
+                    path,
+                    f"{path} is not a Python source file (.py); pass the path of a module's "
+                    ".py file or the module's name",
+                )
             self._refresh_index(force=True)
             name = self._index.module_for_path(path)
             if name is None:
+                if not os.path.exists(path):
+                    raise NotWatchedError(
+                        path,
+                        f"{path} does not exist; check the path, or pass the module's name",
+                    )
                 logger.info("%s was never imported: nothing to reload", path)
             return name
         raise ArgumentTypeError(
             "reload() takes module names (str) or file paths (os.PathLike), "
             f"not {type(target).__name__}: {target!r}"
+        )
+
+    def _not_watched_name(self, target: str) -> NotWatchedError:
+        """The error for a name outside the watched packages, with advice that can work."""
+        if target in {"__main__", "hotmod"} or target.startswith("hotmod."):
+            return NotWatchedError(
+                target,
+                f"{target!r} is never reloaded (hotmod re-executes neither the running script "
+                "nor itself); move the code to reload into a module of the watched packages",
+            )
+        if target.endswith(".py") or "/" in target or os.sep in target:
+            return NotWatchedError(
+                target,
+                f"{target!r} is not a module name; pass the module's dotted name (e.g. "
+                f"'myapp.views'), or a file path as a pathlib.Path",
+            )
+        try:
+            spec = find_spec_quietly(target, self._live)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None:
+            origin = spec.origin if spec.has_location else None
+            if not isinstance(origin, str) or self._index.is_system_path(
+                self._index.real_path(origin)
+            ):
+                return NotWatchedError(target, f"{target!r} {_SYSTEM_CODE}")
+        return NotWatchedError(
+            target,
+            f"{target!r} is not in the watched packages ({', '.join(self.packages)}); "
+            "pass a module of those packages, or watch its package too",
         )
 
     # -- reloading -------------------------------------------------------------------------
@@ -469,7 +525,7 @@ class Reloader:
         for name in (*sources, *imported, *newer_files):
             module = self._live.get(name)
             if module is not None and name in self._graph:
-                self._graph.set_bindings(name, scan_bindings(module.__dict__, name, self._graph))
+                self._scan(name, module)
 
     def _loaded_version(self, name: str) -> StatKey | None:
         record = self._index.get(name)
@@ -480,6 +536,7 @@ class Reloader:
         """The graph's reload plan, reused while the graph and the skip marks are unchanged
         (saving the same file again is the common case)."""
         self._parse_pending()
+        self._rescan_grown()
         cached = self._last_plan
         if cached is not None and cached[0] == changed and cached[1] == self._graph.version:
             live = self._live
@@ -534,6 +591,7 @@ class Reloader:
         for name in removed:
             self._graph.remove_module(name)
             self._codes.forget(name)
+            self._lazy_modules.pop(name, None)
         if not added:
             return
         self._graph.add_modules({record.name: record.seq for record in added})
@@ -553,8 +611,27 @@ class Reloader:
         for record in added:
             module = self._live.get(record.name)
             if module is not None:
-                bound = scan_bindings(module.__dict__, record.name, self._graph)
-                self._graph.set_bindings(record.name, bound)
+                self._scan(record.name, module)
+
+    def _scan(self, name: str, module: ModuleType) -> None:
+        namespace = module.__dict__
+        # PEP 562's module __getattr__, or a module object of a ModuleType subclass (the
+        # older way to load attributes lazily, e.g. pygments.lexers)
+        if "__getattr__" in namespace or type(module) is not ModuleType:
+            self._lazy_modules[name] = len(namespace)
+        else:
+            self._lazy_modules.pop(name, None)
+        self._graph.set_bindings(name, scan_bindings(namespace, name, self._graph))
+
+    def _rescan_grown(self) -> None:
+        """Scan again the lazy-loading modules (module ``__getattr__``, PEP 562) whose globals
+        gained names since their last scan: what they import and cache on first access is a
+        dependency too. Only those modules are looked at, so planning stays O(changed)."""
+        live = self._live
+        for name, size in list(self._lazy_modules.items()):
+            module = live.get(name)
+            if module is not None and len(module.__dict__) != size:
+                self._scan(name, module)
 
     def _parse_pending(self) -> None:
         unparsed, self._unparsed = self._unparsed, {}

@@ -6,7 +6,8 @@ This is the only part of hotmod that writes to the module dict. One transaction:
    stops the reload here, before anything was touched);
 2. snapshots each module object and the parent-package attribute that points at it;
 3. calls ``__hotmod_dispose__`` hooks, dependents first;
-4. evicts the modules, dependents first, under the global import lock;
+4. evicts the modules, dependents first, holding the import system's locks of those
+   modules (as an import of them would: another thread importing one waits);
 5. re-imports them, dependencies first (``eager``), through the import system with a finder
    that serves the prepared code, so nested imports of evicted modules get the new versions;
 6. on any exception restores every snapshot, removes the modules the failed attempt imported,
@@ -20,10 +21,12 @@ import gc
 import importlib
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec, SourceFileLoader
 from types import CodeType, ModuleType
+from typing import Any
 
 from hotmod._code_cache import CodeCache, CodeLoader, StatKey, discard_bytecode
 from hotmod._module_dict import live_modules, rebound_modules
@@ -37,6 +40,38 @@ _MISSING = object()
 
 # name -> module object being replaced, filled only while a transaction runs.
 _previous: dict[str, ModuleType] = {}
+
+# The import system's internals: its per-module locks (the ones `import` takes).
+_bootstrap: Any = importlib.import_module("importlib._bootstrap")
+
+
+def _lock_modules(names: Iterable[str]) -> list[Any]:
+    """Take the import system's per-module locks of ``names`` (sorted: a fixed order).
+
+    These, not the interpreter-wide import lock, are what a transaction holds: an import of
+    one of these modules in another thread waits for the reload, while the reload's own nested
+    imports take the locks of other modules the way any import does. Holding the interpreter-
+    wide lock instead inverts the import system's lock order (module lock, then that lock): a
+    thread that is importing a module the new code imports too would deadlock with the reload.
+
+    Raises:
+        RuntimeError: importlib detected a deadlock (``_DeadlockError``); nothing is held.
+    """
+    locks: list[Any] = []
+    try:
+        for name in sorted(set(names)):
+            lock = _bootstrap._get_module_lock(name)
+            lock.acquire()
+            locks.append(lock)
+    except BaseException:
+        _unlock_modules(locks)
+        raise
+    return locks
+
+
+def _unlock_modules(locks: list[Any]) -> None:
+    for lock in reversed(locks):
+        lock.release()
 
 
 def previous(name: str) -> ModuleType | None:
@@ -99,11 +134,14 @@ class _PlanFinder:
 
     def __init__(self, make_spec: Callable[[str], ModuleSpec | None]) -> None:
         self._make_spec = make_spec
+        self._thread = threading.get_ident()
         self.requested: list[str] = []
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
+        if threading.get_ident() != self._thread:
+            return None  # another thread's import: not the new code's
         spec = self._make_spec(fullname)
         if spec is None:
             self.requested.append(fullname)
@@ -174,12 +212,16 @@ class Transaction:
         freeze = gc.isenabled() and gc.get_freeze_count() == 0
         if freeze:
             gc.freeze()
-        _imp.acquire_lock()
+        locks: list[Any] = []
         try:
+            try:
+                locks = _lock_modules(self._order)
+            except RuntimeError as exc:  # importlib's _DeadlockError: nothing was touched
+                return Outcome(error=exc, rolled_back=True)
             return self._run_locked()
         finally:
             _previous.clear()
-            _imp.release_lock()
+            _unlock_modules(locks)
             if freeze:
                 gc.unfreeze()
 
@@ -211,7 +253,9 @@ class Transaction:
                 for name in self._changed:
                     discard_bytecode(self._changed_path(name))
                 return Outcome(evicted=evict_order)
+            _imp.acquire_lock()  # other threads' imports read sys.meta_path under it
             sys.meta_path.insert(0, finder)
+            _imp.release_lock()
             rebound = self._visible is not None
             packages = {name for name in order if "__path__" in self._old[name].__dict__}
             try:
@@ -225,7 +269,9 @@ class Transaction:
                     if name in packages and name in live:
                         self._rebind_kept_submodules(name, live[name])
             finally:
+                _imp.acquire_lock()
                 sys.meta_path.remove(finder)
+                _imp.release_lock()
         except BaseException as exc:
             self._rollback(finder.requested)
             if isinstance(exc, KeyboardInterrupt):

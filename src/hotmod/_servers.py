@@ -175,12 +175,10 @@ def _make(
     return parsed, resolver, shared
 
 
-class WSGIApp:
-    """A WSGI application that applies pending reloads and re-resolves its target per request.
+class _Adapter:
+    """What the WSGI and ASGI adapters share: the target, its resolver and the Reloader."""
 
-    Made by ``hotmod.wsgi()``; ``reloader`` is the Reloader it shares with other adapters and
-    decorators watching the same packages, ``target`` what it serves.
-    """
+    _kind = ""
 
     def __init__(self, target: AppTarget, resolver: _Resolver, shared: SharedReloader) -> None:
         self.target = target
@@ -193,12 +191,22 @@ class WSGIApp:
         return self._shared.reloader
 
     def __repr__(self) -> str:
-        return f"<hotmod.wsgi {self.target}>"
+        return f"<hotmod.{self._kind} {self.target}>"
 
     @property
     def app(self) -> Any:
         """The application the next request would be served by (pending changes not applied)."""
         return self._resolver.resolve()
+
+
+class WSGIApp(_Adapter):
+    """A WSGI application that applies pending reloads and re-resolves its target per request.
+
+    Made by ``hotmod.wsgi()``; ``reloader`` is the Reloader it shares with other adapters and
+    decorators watching the same packages, ``target`` what it serves.
+    """
+
+    _kind = "wsgi"
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         reloader = self._shared.reloader
@@ -207,29 +215,12 @@ class WSGIApp:
         return app(environ, start_response)
 
 
-class ASGIApp:
+class ASGIApp(_Adapter):
     """An ASGI application that applies pending reloads and re-resolves its target for each
     connection scope (``http``, ``websocket``); ``lifespan`` goes to the application current at
     startup. Made by ``hotmod.asgi()``."""
 
-    def __init__(self, target: AppTarget, resolver: _Resolver, shared: SharedReloader) -> None:
-        self.target = target
-        self._shared = shared
-        self._resolver = resolver
-
-    @property
-    def reloader(self) -> Reloader:
-        """The Reloader whose pending changes are applied before each request."""
-        return self._shared.reloader
-
-    def __repr__(self) -> str:
-        return f"<hotmod.asgi {self.target}>"
-
-    @property
-    def app(self) -> Any:
-        """The application the next connection would be served by (pending changes not
-        applied)."""
-        return self._resolver.resolve()
+    _kind = "asgi"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") == "lifespan":

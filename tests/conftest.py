@@ -46,6 +46,23 @@ def edit(path, old, new):
 
 def emit(**values):
     print("RESULT " + json.dumps(values), flush=True)
+
+# save an edit the way most editors do: write a temporary file, rename it over the original
+def save(path, old, new):
+    p = Path(path)
+    text = p.read_text()
+    assert old in text, (old, text)
+    tmp = p.with_name("." + p.name + ".tmp")
+    tmp.write_text(text.replace(old, new, 1))
+    os.replace(tmp, p)
+
+# collects log records: attach an instance to the "hotmod" logger
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+    def emit(self, record):
+        self.records.append(record)
 """
 
 

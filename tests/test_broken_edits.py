@@ -21,12 +21,6 @@ from conftest import Project
 HELPERS = """
 import signal, threading, types, traceback
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-    def emit(self, record):
-        self.records.append(record)
 
 LOG = _Records()
 logging.getLogger("hotmod").addHandler(LOG)

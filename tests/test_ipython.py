@@ -29,13 +29,6 @@ def cell(code):
     error = result.error_in_exec or result.error_before_exec
     return out.getvalue(), result.result, None if error is None else type(error).__name__
 
-def save(path, old, new):
-    p = Path(path)
-    text = p.read_text()
-    assert old in text, (old, text)
-    tmp = p.with_name("." + p.name + ".tmp")
-    tmp.write_text(text.replace(old, new, 1))
-    os.replace(tmp, p)
 
 def wait_pending():
     # The extension's watcher has recorded the change; the next cell will apply it.

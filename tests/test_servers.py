@@ -17,13 +17,6 @@ from hotmod._servers import AppTarget, parse_target
 CLIENT = """
 import asyncio, builtins, threading
 
-def save(path, old, new):
-    p = Path(path)
-    text = p.read_text()
-    assert old in text, (old, text)
-    tmp = p.with_name("." + p.name + ".tmp")
-    tmp.write_text(text.replace(old, new, 1))
-    os.replace(tmp, p)
 
 def wait_pending(reloader):
     deadline = time.monotonic() + 10

@@ -74,12 +74,6 @@ def stays(condition, what, period=QUIET):
 def no_more_reloads(n, period=QUIET):
     stays(lambda: count() == n, lambda: f"expected {n} reload(s), got {results()}", period)
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-    def emit(self, record):
-        self.records.append(record)
 
 LOG = _Records()
 logging.getLogger("hotmod").addHandler(LOG)

@@ -14,13 +14,6 @@ from conftest import Project
 HELPERS = """
 import threading
 
-def save(path, old, new):
-    p = Path(path)
-    text = p.read_text()
-    assert old in text, (old, text)
-    tmp = p.with_name("." + p.name + ".tmp")
-    tmp.write_text(text.replace(old, new, 1))
-    os.replace(tmp, p)
 
 def until(predicate, what, timeout=10.0):
     deadline = time.monotonic() + timeout

@@ -494,19 +494,6 @@ def test_polling_requested_never_touches_native_observer(
     assert hotmod_warnings(caplog) == []
 
 
-@pytest.mark.parametrize("value", ["1", "true", "YES"])
-def test_polling_env_var(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
-) -> None:
-    monkeypatch.setattr(_watcher, "Observer", _MustNotBeUsed)
-    monkeypatch.setenv("HOTMOD_POLLING", value)
-    watcher = Watcher([tmp_path], Collector())
-    assert watcher.polling
-    watcher.start()
-    watcher.stop()
-    assert hotmod_warnings(caplog) == []
-
-
 def _failing_native_observer(where: str) -> type[Any]:
     native: Any = watchdog.observers.Observer
 

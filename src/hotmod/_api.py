@@ -93,12 +93,3 @@ def watching(*packages: str, **options: Any) -> Iterator[Reloader]:
         yield reloader
     finally:
         reloader.stop()
-
-
-def stop_all() -> None:
-    """Stop every Reloader started by ``watch()`` (for tests and shutdown hooks)."""
-    with _registry_lock:
-        reloaders = [reloader for reloader, _ in _registry.values()]
-        _registry.clear()
-    for reloader in reloaders:
-        reloader.stop()

@@ -250,8 +250,7 @@ class Transaction:
         try:
             self._evict(evict_order)
             if not self._eager:
-                for name in self._changed:
-                    discard_bytecode(self._changed_path(name))
+                # (the changed files' stale .pyc went in _prepare: the next import compiles)
                 return Outcome(evicted=evict_order)
             _imp.acquire_lock()  # other threads' imports read sys.meta_path under it
             sys.meta_path.insert(0, finder)
@@ -285,11 +284,6 @@ class Transaction:
         return Outcome(evicted=evict_order, reloaded=tuple(order), imported=imported)
 
     # -- preparation -----------------------------------------------------------------------
-
-    def _changed_path(self, name: str) -> str:
-        spec = self._old[name].__dict__.get("__spec__") if name in self._old else None
-        origin = spec.origin if isinstance(spec, ModuleSpec) else None
-        return origin if isinstance(origin, str) else ""
 
     def _prepare(self, name: str) -> None:
         """Compile or fetch the code ``name`` will run, when its loader allows serving it."""
@@ -376,8 +370,7 @@ class Transaction:
         code = self._code.get(name)
         if code is None or (parent_name and parent_name not in live):
             # The import system imports the parent first; the finder serves prepared code.
-            importlib.import_module(name)
-            self._copy_to_visible(name)
+            importlib.import_module(name)  # with sys.modules rebound, adopted by the caller
             return
         # What the import system would do, minus finding and loading: a fresh module with the
         # old module's spec (same origin, loader and location), executed from prepared code.
@@ -426,10 +419,6 @@ class Transaction:
         for modules in (self._live, self._visible):
             if modules is not None and modules.get(name) is module:
                 del modules[name]
-
-    def _copy_to_visible(self, name: str) -> None:
-        if self._visible is not None and name in self._live:
-            self._visible[name] = self._live[name]
 
     def _adopt_visible(self, name: str) -> None:
         """With ``sys.modules`` rebound, importlib stores the modules it imports only there:

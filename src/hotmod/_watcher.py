@@ -42,7 +42,6 @@ __all__ = ["FileEvent", "Watcher"]
 
 logger = logging.getLogger(__name__)
 
-POLLING_ENV_VAR: Final = "HOTMOD_POLLING"
 
 # How long stop() waits for each watchdog thread. watchdog's threads are daemons, so a
 # thread that fails to stop in time (a watchdog bug, or a callback that never returns)
@@ -150,10 +149,6 @@ class _Handler(FileSystemEventHandler):
         self._watcher._handle(event, self._route)
 
 
-def _polling_from_env() -> bool:
-    return os.environ.get(POLLING_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 class Watcher:
     """Watch source roots and report changes to ``.py`` files.
 
@@ -168,8 +163,8 @@ class Watcher:
     thread, one at a time; exceptions they raise are logged and swallowed so the thread
     survives.
 
-    The native observer is used unless *polling* is true or the environment variable
-    ``HOTMOD_POLLING`` is set to 1/true/yes/on. If the native observer cannot start (for
+    The native observer is used unless *polling* is true (the Reloader resolves the
+    ``HOTMOD_POLLING`` environment variable into it). If the native observer cannot start (for
     example, the inotify watch or instance limit is exhausted), the watcher falls back to
     polling every *polling_interval* seconds and logs one warning explaining how to raise
     the limit.
@@ -189,7 +184,7 @@ class Watcher:
         self._roots: tuple[Path, ...] = tuple(Path(r) for r in roots)
         self._on_events = on_events
         self._on_overflow = on_overflow
-        self._polling = polling or _polling_from_env()
+        self._polling = polling
         self._polling_interval = polling_interval
         self._filter = SourceFilter(self._roots)
 

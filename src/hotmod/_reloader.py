@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +19,7 @@ from typing_extensions import Self
 from hotmod._binding_scan import scan_bindings
 from hotmod._code_cache import CodeCache, StatKey
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, ReloaderStateError
+from hotmod._fork import ParentPipe, Pipes, track, untrack
 from hotmod._import_graph import ImportGraph
 from hotmod._import_parser import ImportParseError, parse_imports
 from hotmod._module_dict import live_modules
@@ -29,9 +31,19 @@ from hotmod._transaction import Transaction
 if TYPE_CHECKING:
     from hotmod._watcher import FileEvent, Watcher
 
-__all__ = ["Reloader"]
+__all__ = ["Reloader", "applied_reloads"]
 
 logger = logging.getLogger("hotmod")
+
+_applied = 0  # reloads applied in this process (a forked child starts from its parent's count)
+_applied_lock = threading.Lock()
+
+
+def applied_reloads() -> int:
+    """How many reloads that re-executed modules this process has applied, by any Reloader: a
+    number that grows with each one (the ``X-Hotmod-Version`` header of the dev servers)."""
+    return _applied
+
 
 OnReload = Callable[[ReloadResult], object]
 
@@ -161,6 +173,13 @@ class Reloader:
         self._last_event = 0.0
         self._missing: set[str] = set()  # deleted module files already warned about
         self._stopping = False
+        # Processes forked while running: the pipes the watcher's paths are copied into. In a
+        # forked child, the pipe from the parent (its watcher's paths), read at check() or by
+        # a reader thread (background=True), with a pipe to wake that thread at stop().
+        self._children = Pipes()
+        self._parent: ParentPipe | None = None
+        self._parent_reader: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None
         with self._lock:
             self._refresh_index(force=True, initial=True)
 
@@ -228,6 +247,9 @@ class Reloader:
         Does not wait for the debounce. Returns None when nothing is pending (or every pending
         change turned out to be a no-op save), else the ``ReloadResult``.
         """
+        parent = self._parent
+        if parent is not None and self._parent_reader is None:
+            self._receive_from(parent)
         if not self._pending:
             return None
         return self._apply_pending(raise_interrupt=True)
@@ -238,30 +260,17 @@ class Reloader:
         Raises:
             ReloaderStateError: the reloader is already running.
         """
-        from hotmod._watcher import Watcher
-
         with self._state_lock:
             if self._state is State.RUNNING:
                 raise ReloaderStateError(
                     f"{self!r} is already running; call stop() before starting it again"
                 )
-            watcher = Watcher(
-                self._index.roots,
-                self._on_events,
-                polling=self.polling,
-                on_overflow=self._on_overflow,
-            )
-            watcher.start()
-            self._watcher = watcher
-            self.polling = watcher.polling
+            self._start_watcher()
             self._stopping = False
             if self.background:
-                self._thread = threading.Thread(
-                    target=self._apply_loop, name=f"hotmod-reloader-{'-'.join(self.packages)}"
-                )
-                self._thread.daemon = True
-                self._thread.start()
+                self._thread = self._start_thread(self._apply_loop, "reloader")
             self._state = State.RUNNING
+            track(self)
         logger.info(
             "watching %s (%d modules, %s%s)",
             ", ".join(self.packages) or ", ".join(map(str, self.paths)),
@@ -280,15 +289,28 @@ class Reloader:
             if self._state is not State.RUNNING:
                 return
             self._state = State.STOPPED
+            untrack(self)
             watcher, self._watcher = self._watcher, None
-            thread, self._thread = self._thread, None
+            threads = [self._thread, self._parent_reader]
+            self._thread = self._parent_reader = None
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+            self._children.close()  # forked children see the end and watch for themselves
+        if self._wake is not None:
+            os.write(self._wake[1], b"x")
         if watcher is not None:
             watcher.stop()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+        for thread in threads:
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+        if self._parent is not None:
+            self._parent.close()
+            self._parent = None
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
         logger.debug("stopped watching %s", ", ".join(self.packages))
 
     def __enter__(self) -> Self:
@@ -301,6 +323,92 @@ class Reloader:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def _start_watcher(self) -> None:
+        from hotmod._watcher import Watcher
+
+        watcher = Watcher(
+            self._index.roots,
+            self._on_events,
+            polling=self.polling,
+            on_overflow=self._on_overflow,
+        )
+        watcher.start()
+        self._watcher = watcher
+        self.polling = watcher.polling
+
+    def _start_thread(self, target: Callable[[], None], role: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=f"hotmod-{role}-{'-'.join(self.packages)}")
+        thread.daemon = True
+        thread.start()
+        return thread
+
+    # -- processes forked while running (hotmod._fork calls these around os.fork()) ---------
+
+    def _before_fork(self) -> None:
+        # No reload half-applied and no event half-delivered in the child's copy of memory.
+        self._lock.acquire()
+        self._cond.acquire()
+        self._children.open()
+
+    def _after_fork_in_parent(self) -> None:
+        self._children.forked_parent()
+        self._cond.release()
+        self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        """The watcher's and the reloader's threads exist only in the parent: this process
+        gets the parent's paths through a pipe instead, and applies them at check() or, with
+        ``background=True``, in threads of its own."""
+        self._parent = self._children.forked_child()
+        self._state_lock = threading.Lock()  # may have been held by another thread
+        self._watcher = None  # the parent's: never stopped from here
+        self._thread = self._parent_reader = None
+        self._wake = None
+        self._cond.release()
+        self._lock.release()
+        if self._parent is None:  # not forked by the hook's fork: watch for ourselves
+            self._start_watcher()
+        if self.background:
+            if self._parent is not None:
+                self._wake = os.pipe()
+                self._parent_reader = self._start_thread(self._read_parent, "fork-reader")
+            self._thread = self._start_thread(self._apply_loop, "reloader")
+        logger.debug("forked (pid %d): changes come from the parent process", os.getpid())
+
+    def _receive_from(self, parent: ParentPipe) -> None:
+        paths = parent.receive()
+        if paths is None:
+            self._parent_gone()
+        elif paths:
+            self._on_events_paths(paths)
+
+    def _parent_gone(self) -> None:
+        """The parent stopped watching or exited: this process watches the files itself, and
+        compares them all (a change may have been in flight)."""
+        with self._state_lock:
+            self._parent = None
+            if self._state is not State.RUNNING or self._stopping:
+                return
+            logger.info(
+                "the process this one was forked from stopped watching; watching %s here",
+                ", ".join(self.packages) or ", ".join(map(str, self.paths)),
+            )
+            self._start_watcher()
+        self._on_events_paths([_RESCAN_ALL])
+
+    def _read_parent(self) -> None:
+        """Thread of a forked child with ``background=True``: hand the parent's paths on."""
+        parent, wake = self._parent, self._wake
+        assert parent is not None
+        assert wake is not None
+        while not self._stopping:
+            ready, _, _ = select.select([parent.fd, wake[0]], [], [])
+            if wake[0] in ready or self._stopping:
+                return
+            self._receive_from(parent)
+            if self._parent is None:
+                return
 
     # -- targets ---------------------------------------------------------------------------
 
@@ -567,8 +675,11 @@ class Reloader:
             )
 
     def _finish(self, result: ReloadResult) -> ReloadResult:
+        global _applied
         if result.error is None:
             if result.reloaded or result.evicted:
+                with _applied_lock:
+                    _applied += 1
                 logger.info("%s", result)
             else:
                 logger.debug("%s", result)
@@ -658,9 +769,10 @@ class Reloader:
             now = time.monotonic()
             if not self._pending:
                 self._first_event = now
-            for event in events:
-                self._pending[str(event.path)] = None
+            paths = [str(event.path) for event in events]
+            self._pending.update(dict.fromkeys(paths))
             self._last_event = now
+            self._children.send(paths)
             self._cond.notify_all()
 
     def _on_overflow(self) -> None:
@@ -673,13 +785,17 @@ class Reloader:
         # iterating the index would race with a reload adding or forgetting modules.
         self._on_events_paths([_RESCAN_ALL])
 
-    def _on_events_paths(self, paths: Iterable[str]) -> None:
+    def _on_events_paths(self, paths: Iterable[str], *, forward: bool = True) -> None:
+        """Queue ``paths``; ``forward``: also to the processes forked from this one."""
         with self._cond:
             now = time.monotonic()
             if not self._pending:
                 self._first_event = now
+            paths = list(paths)
             self._pending.update(dict.fromkeys(paths))
             self._last_event = now
+            if forward:
+                self._children.send(paths)
             self._cond.notify_all()
 
     def _apply_loop(self) -> None:
@@ -772,7 +888,7 @@ class Reloader:
             return None
         if self._reloading:
             # Asked by module code during a reload: _reload refuses; keep the changes.
-            self._on_events_paths(paths)
+            self._on_events_paths(paths, forward=False)
         return self._reload(sources, tuple(changed), raise_interrupt=raise_interrupt)
 
     def _warn_deleted(self, record: ModuleRecord) -> None:

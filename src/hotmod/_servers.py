@@ -20,12 +20,17 @@ from types import ModuleType, TracebackType
 from typing import Any, Protocol
 
 from hotmod._exceptions import ArgumentTypeError
-from hotmod._reloader import Reloader
+from hotmod._reloader import Reloader, applied_reloads
 from hotmod._worker import SharedReloader, apply_pending
 
-__all__ = ["ASGIApp", "AppTarget", "WSGIApp", "asgi", "parse_target", "wsgi"]
+__all__ = ["VERSION_HEADER", "ASGIApp", "AppTarget", "WSGIApp", "asgi", "parse_target", "wsgi"]
 
 logger = logging.getLogger(__name__)
+
+# On every response: how many reloads the answering process had applied (grows with each one),
+# so a client can tell which version of the code answered, even across worker processes.
+VERSION_HEADER = "X-Hotmod-Version"
+_VERSION_HEADER_BYTES = VERSION_HEADER.lower().encode("latin-1")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -212,7 +217,17 @@ class WSGIApp(_Adapter):
         reloader = self._shared.reloader
         apply_pending(reloader)  # the request's thread, before the request: a safe point
         app: WSGIApplication = self._resolver.resolve()
-        return app(environ, start_response)
+        version = (VERSION_HEADER, str(applied_reloads()))
+
+        def start_with_version(
+            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None, /
+        ) -> Callable[[bytes], object]:
+            headers = [*headers, version]
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start_with_version)
 
 
 class ASGIApp(_Adapter):
@@ -230,7 +245,14 @@ class ASGIApp(_Adapter):
         reloader = self._shared.reloader
         apply_pending(reloader)  # the event loop's thread, before the connection
         app: ASGIApplication = self._resolver.resolve()
-        await app(scope, receive, send)
+        version = (_VERSION_HEADER_BYTES, str(applied_reloads()).encode("latin-1"))
+
+        async def send_with_version(message: MutableMapping[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), version]}
+            await send(message)
+
+        await app(scope, receive, send_with_version)
 
 
 def wsgi(target: str, *packages: str, **options: Any) -> WSGIApp:

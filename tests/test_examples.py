@@ -105,7 +105,10 @@ class LiveProcess:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         fd = stream.fileno()  # type: ignore[attr-defined]
         while True:
-            chunk = os.read(fd, 65536)
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # closed by kill() while a grandchild still held the pipe open
+                chunk = b""
             with self._cond:
                 self.text[name] += decoder.decode(chunk, final=not chunk)
                 self._cond.notify_all()
@@ -189,6 +192,8 @@ class LiveProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(DEADLINE)
+        for reader in self._readers:
+            reader.join(2)  # read to the end, unless a grandchild still holds the pipe
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()

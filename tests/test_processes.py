@@ -9,6 +9,7 @@ without ``--preload``, uvicorn ``--workers 2``) run on 127.0.0.1; every wait has
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -104,6 +105,12 @@ def serve_and_edit(base: str, root: Path, workers: set[int], server: LiveProcess
     assert "Traceback" not in server.text["stderr"]
 
 
+def shut_down(server: LiveProcess) -> None:
+    """SIGTERM, as a developer's Ctrl-C or a process manager would: workers exit too."""
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.finish() == 0, server.text["stderr"][-2000:]
+
+
 def wait_for_pids(server: LiveProcess, pattern: str, count: int) -> set[int]:
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
@@ -139,6 +146,7 @@ def test_gunicorn_sync_workers_all_serve_each_edit(
     watching = server.text["stderr"].count("hotmod: watching webapp")
     # --preload: one watcher, in the master, for the whole tree; otherwise one per worker.
     assert watching == (1 if preload else 2), server.text["stderr"]
+    shut_down(server)
 
 
 def test_uvicorn_workers_all_serve_each_edit(
@@ -152,6 +160,7 @@ def test_uvicorn_workers_all_serve_each_edit(
     assert port is not None
     workers = wait_for_pids(server, r"Started server process \[(\d+)\]", 2)
     serve_and_edit(f"http://127.0.0.1:{port.group(1)}/", tmp_path, workers, server)
+    shut_down(server)
 
 
 POOL_TASKS = {

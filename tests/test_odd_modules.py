@@ -752,7 +752,7 @@ def background_waiting():
     # r2's thread left its wait for file events: it has the change and wants the lock
     frame = sys._current_frames().get(r2._thread.ident)  # test-only peek
     stack = "".join(traceback.format_stack(frame)) if frame else ""
-    return "self._cond.wait" not in stack and "_apply_" in stack
+    return "self.lock.wait" not in stack and "_apply_" in stack
 calls = []
 def callback(result):
     calls.append(result.ok)

@@ -260,6 +260,7 @@ def test_schedule_uses_event_filter_when_supported(
     if supported:
         names = {cls.__name__ for cls in seen[0]["event_filter"]}
         assert names == {
+            "FileClosedEvent",  # a writer's close: the save is complete
             "FileCreatedEvent",
             "FileModifiedEvent",
             "FileDeletedEvent",
@@ -741,5 +742,81 @@ def test_real_inotify_queue_overflow_calls_on_overflow(
         assert any("overflow" in r.getMessage() for r in hotmod_warnings(caplog))
         # Watching still works afterwards.
         settle(collector, tmp_path)
+    finally:
+        watcher.stop()
+
+
+# -- completion: the watcher says when a save is known complete ------------------------------
+
+
+def _write_in_place(path: Path) -> None:
+    with open(path, "w") as f:
+        f.write("A = 2\n")
+
+
+def _rename_into_place(path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("A = 2\n")
+    os.replace(tmp, path)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("save", [_write_in_place, _rename_into_place], ids=["close", "rename"])
+def test_a_completed_save_is_reported_complete(
+    tmp_path: Path, save: Callable[[Path], None]
+) -> None:
+    target = tmp_path / "m.py"
+    target.write_text("A = 1\n")
+    collector = Collector()
+    watcher = Watcher([tmp_path], collector)
+    watcher.start()
+    try:
+        save(target)
+        events = collector.wait_for(
+            lambda evs: any(e.path == target and e.complete for e in evs), "a complete event"
+        )
+        last = events.index(next(e for e in events if e.path == target and e.complete))
+        # nothing before the completion said it was complete
+        assert not any(e.complete for e in events[:last])
+    finally:
+        watcher.stop()
+
+
+@pytest.mark.timeout(30)
+def test_writes_still_open_and_emptied_files_are_never_complete(tmp_path: Path) -> None:
+    """A file still open for writing may get more; one closed empty is most likely mid-save
+    (truncate, close, write again): neither is complete, so both wait for the debounce."""
+    target = tmp_path / "m.py"
+    target.write_text("A = 1\n")
+    collector = Collector()
+    watcher = Watcher([tmp_path], collector)
+    watcher.start()
+    try:
+        with open(target, "a") as writing:
+            writing.write("B = 2\n")
+            writing.flush()
+            collector.wait_for(lambda evs: any(e.path == target for e in evs), "the write")
+            before_close = settle(collector, tmp_path)
+        open(target, "w").close()  # emptied and closed
+        events = settle(collector, tmp_path)
+        assert [e for e in before_close if e.path == target]
+        assert not any(e.complete for e in events if e.path == target), events
+    finally:
+        watcher.stop()
+
+
+@pytest.mark.timeout(30)
+def test_the_polling_observer_never_reports_complete(tmp_path: Path) -> None:
+    target = tmp_path / "m.py"
+    target.write_text("A = 1\n")
+    collector = Collector()
+    watcher = Watcher([tmp_path], collector, polling=True, polling_interval=0.05)
+    watcher.start()
+    try:
+        _write_in_place(target)
+        _rename_into_place(target)
+        events = settle(collector, tmp_path)
+        assert [e for e in events if e.path == target]
+        assert not any(e.complete for e in events)
     finally:
         watcher.stop()

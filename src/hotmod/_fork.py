@@ -9,9 +9,10 @@ own safe points, exactly as it applies its own watcher's events: each file is co
 version the child's module was loaded from, so a change the parent applied before the fork is not
 applied twice and one it applied after is not missed.
 
-Wire format: each path is its file-system encoding followed by a NUL byte (no path contains
-NUL); an empty record (a lone NUL) means "compare every watched file", sent after a child's pipe
-was full and a message to it was dropped.
+Wire format: one record per change, ending in a NUL byte (no path contains NUL): ``1`` or
+``0`` (the event said the save is complete, or not), then the path in the file-system encoding.
+The record ``0`` with no path means "compare every watched file", sent after a child's pipe was
+full and a message to it was dropped.
 
 This module knows nothing of the Reloader: it tracks objects with three hook methods
 (``Forkable``) and calls them around ``os.fork()``.
@@ -28,7 +29,7 @@ from typing import Protocol
 
 __all__ = ["Forkable", "ParentPipe", "Pipes", "track", "untrack"]
 
-_RESCAN = b"\0"
+_RESCAN = b"0\0"
 _PIPE_BUF = getattr(select, "PIPE_BUF", 512)  # POSIX guarantees at least 512
 
 
@@ -80,8 +81,8 @@ class Pipes:
         os.close(write)
         return ParentPipe(read)
 
-    def send(self, paths: list[str]) -> None:
-        """Write ``paths`` to every child; a child that exited is forgotten.
+    def send(self, changes: list[tuple[str, bool]]) -> None:
+        """Write ``(path, complete)`` changes to every child; a child that exited is forgotten.
 
         Every write is at most ``PIPE_BUF`` bytes, which a pipe takes whole or not at all: a
         longer message is sent as "compare everything", and so is the next message to a child
@@ -89,7 +90,9 @@ class Pipes:
         """
         if not self._children:
             return
-        message = b"".join(os.fsencode(path) + b"\0" for path in paths)
+        message = b"".join(
+            (b"1" if complete else b"0") + os.fsencode(path) + b"\0" for path, complete in changes
+        )
         if len(message) >= _PIPE_BUF:
             message = _RESCAN
         for fd in list(self._children):
@@ -123,9 +126,9 @@ class ParentPipe:
         self._partial = b""
         self.closed = False
 
-    def receive(self) -> list[str] | None:
-        """The paths the parent sent since the last call ([] if none); None once the parent
-        closed its end (it exited or stopped watching)."""
+    def receive(self) -> list[tuple[str, bool]] | None:
+        """The ``(path, complete)`` changes the parent sent since the last call ([] if none);
+        None once the parent closed its end (it exited or stopped watching)."""
         chunks: list[bytes] = []
         while True:
             try:
@@ -142,7 +145,7 @@ class ParentPipe:
             return None if self.closed else []
         data = self._partial + b"".join(chunks)
         *records, self._partial = data.split(b"\0")
-        return [os.fsdecode(record) for record in records]
+        return [(os.fsdecode(record[1:]), record[:1] == b"1") for record in records]
 
     def close(self) -> None:
         if not self.closed:

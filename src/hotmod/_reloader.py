@@ -25,6 +25,7 @@ from hotmod._import_parser import ImportParseError, parse_imports
 from hotmod._module_dict import live_modules
 from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly
 from hotmod._result import ReloadResult
+from hotmod._scheduler import Scheduler
 from hotmod._sources import SourceStore, SourceVersion, read_source
 from hotmod._transaction import Transaction
 
@@ -47,7 +48,7 @@ def applied_reloads() -> int:
 
 OnReload = Callable[[ReloadResult], object]
 
-# A key of Reloader._pending standing for every watched file (after an event queue overflow).
+# A pending path standing for every watched file (after an event queue overflow).
 _RESCAN_ALL = ""
 Target = str | os.PathLike[str]
 _SYSTEM_CODE = (
@@ -69,11 +70,6 @@ def _default_polling(polling: bool) -> bool:
     if polling:
         return True
     return os.environ.get("HOTMOD_POLLING", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _max_delay(debounce: float) -> float:
-    """Longest wait for a quiet moment: a file written without pause still reloads."""
-    return max(10 * debounce, 0.5)
 
 
 class Reloader:
@@ -142,7 +138,6 @@ class Reloader:
         if on_reload is not None and not callable(on_reload):
             raise ArgumentTypeError(f"on_reload must be callable or None, not {on_reload!r}")
         self.eager = eager
-        self.debounce = float(debounce)
         self.polling = _default_polling(polling)
         self.background = background
         self.on_reload = on_reload
@@ -167,12 +162,7 @@ class Reloader:
         self._state_lock = threading.Lock()
         self._watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
-        self._cond = threading.Condition()
-        self._pending: dict[str, None] = {}  # real paths the watcher reported, insertion order
-        self._first_event = 0.0
-        self._last_event = 0.0
         self._missing: set[str] = set()  # deleted module files already warned about
-        self._stopping = False
         # Processes forked while running: the pipes the watcher's paths are copied into. In a
         # forked child, the pipe from the parent (its watcher's paths), read at check() or by
         # a reader thread (background=True), with a pipe to wake that thread at stop().
@@ -180,10 +170,27 @@ class Reloader:
         self._parent: ParentPipe | None = None
         self._parent_reader: threading.Thread | None = None
         self._wake: tuple[int, int] | None = None
+        # The paths the watcher (or the parent process) reported and when they are due.
+        self._scheduler = Scheduler(float(debounce), self._children.send)
         with self._lock:
             self._refresh_index(force=True, initial=True)
 
     # -- public API ------------------------------------------------------------------------
+
+    @property
+    def debounce(self) -> float:
+        """Seconds without file events before an incomplete save is applied (a save known
+        complete, by a close after writing or a rename into place, is applied at once)."""
+        return self._scheduler.debounce
+
+    @debounce.setter
+    def debounce(self, value: float) -> None:
+        self._scheduler.debounce = float(value)
+
+    @property
+    def _pending(self) -> bool:
+        """Changes are waiting to be applied (for tests and the CLI's index thread)."""
+        return bool(self._scheduler)
 
     @property
     def graph(self) -> ImportGraph:
@@ -250,7 +257,7 @@ class Reloader:
         parent = self._parent
         if parent is not None and self._parent_reader is None:
             self._receive_from(parent)
-        if not self._pending:
+        if not self._scheduler:
             return None
         return self._apply_pending(raise_interrupt=True)
 
@@ -266,7 +273,7 @@ class Reloader:
                     f"{self!r} is already running; call stop() before starting it again"
                 )
             self._start_watcher()
-            self._stopping = False
+            self._scheduler.restart()
             if self.background:
                 self._thread = self._start_thread(self._apply_loop, "reloader")
             self._state = State.RUNNING
@@ -293,9 +300,8 @@ class Reloader:
             watcher, self._watcher = self._watcher, None
             threads = [self._thread, self._parent_reader]
             self._thread = self._parent_reader = None
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        self._scheduler.stop()
+        with self._scheduler.lock:
             self._children.close()  # forked children see the end and watch for themselves
         if self._wake is not None:
             os.write(self._wake[1], b"x")
@@ -348,12 +354,12 @@ class Reloader:
     def _before_fork(self) -> None:
         # No reload half-applied and no event half-delivered in the child's copy of memory.
         self._lock.acquire()
-        self._cond.acquire()
+        self._scheduler.lock.acquire()
         self._children.open()
 
     def _after_fork_in_parent(self) -> None:
         self._children.forked_parent()
-        self._cond.release()
+        self._scheduler.lock.release()
         self._lock.release()
 
     def _after_fork_in_child(self) -> None:
@@ -365,7 +371,7 @@ class Reloader:
         self._watcher = None  # the parent's: never stopped from here
         self._thread = self._parent_reader = None
         self._wake = None
-        self._cond.release()
+        self._scheduler.lock.release()
         self._lock.release()
         if self._parent is None:  # not forked by the hook's fork: watch for ourselves
             self._start_watcher()
@@ -381,30 +387,30 @@ class Reloader:
         if paths is None:
             self._parent_gone()
         elif paths:
-            self._on_events_paths(paths)
+            self._scheduler.add(paths)
 
     def _parent_gone(self) -> None:
         """The parent stopped watching or exited: this process watches the files itself, and
         compares them all (a change may have been in flight)."""
         with self._state_lock:
             self._parent = None
-            if self._state is not State.RUNNING or self._stopping:
+            if self._state is not State.RUNNING or self._scheduler.stopping:
                 return
             logger.info(
                 "the process this one was forked from stopped watching; watching %s here",
                 ", ".join(self.packages) or ", ".join(map(str, self.paths)),
             )
             self._start_watcher()
-        self._on_events_paths([_RESCAN_ALL])
+        self._scheduler.add([(_RESCAN_ALL, False)])
 
     def _read_parent(self) -> None:
         """Thread of a forked child with ``background=True``: hand the parent's paths on."""
         parent, wake = self._parent, self._wake
         assert parent is not None
         assert wake is not None
-        while not self._stopping:
+        while not self._scheduler.stopping:
             ready, _, _ = select.select([parent.fd, wake[0]], [], [])
-            if wake[0] in ready or self._stopping:
+            if wake[0] in ready or self._scheduler.stopping:
                 return
             self._receive_from(parent)
             if self._parent is None:
@@ -763,17 +769,7 @@ class Reloader:
 
     def _on_events(self, events: Sequence[FileEvent]) -> None:
         """Called from the watcher thread."""
-        if not events:
-            return
-        with self._cond:
-            now = time.monotonic()
-            if not self._pending:
-                self._first_event = now
-            paths = [str(event.path) for event in events]
-            self._pending.update(dict.fromkeys(paths))
-            self._last_event = now
-            self._children.send(paths)
-            self._cond.notify_all()
+        self._scheduler.add((str(event.path), event.complete) for event in events)
 
     def _on_overflow(self) -> None:
         """The event queue overflowed: any watched file may have changed. Compare them all."""
@@ -783,38 +779,11 @@ class Reloader:
         )
         # Expanded by _apply_pending under the lock: this runs on the watcher thread, where
         # iterating the index would race with a reload adding or forgetting modules.
-        self._on_events_paths([_RESCAN_ALL])
-
-    def _on_events_paths(self, paths: Iterable[str], *, forward: bool = True) -> None:
-        """Queue ``paths``; ``forward``: also to the processes forked from this one."""
-        with self._cond:
-            now = time.monotonic()
-            if not self._pending:
-                self._first_event = now
-            paths = list(paths)
-            self._pending.update(dict.fromkeys(paths))
-            self._last_event = now
-            if forward:
-                self._children.send(paths)
-            self._cond.notify_all()
+        self._scheduler.add([(_RESCAN_ALL, False)])
 
     def _apply_loop(self) -> None:
-        """Background thread: wait for events, let them settle, apply them."""
-        while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                while not self._stopping:
-                    now = time.monotonic()
-                    wait = min(
-                        self._last_event + self.debounce,
-                        self._first_event + _max_delay(self.debounce),
-                    )
-                    if now >= wait:
-                        break
-                    self._cond.wait(wait - now)
-                if self._stopping:
-                    return
+        """Background thread: wait until the pending changes are due, apply them."""
+        while self._scheduler.wait_due():
             if not self._lock_unless_stopping():
                 return
             try:
@@ -832,17 +801,16 @@ class Reloader:
         thread).
         """
         while not self._lock.acquire(timeout=0.05):
-            if self._stopping:
+            if self._scheduler.stopping:
                 return False
-        if self._stopping:
+        if self._scheduler.stopping:
             self._lock.release()
             return False
         return True
 
     def _apply_pending(self, *, raise_interrupt: bool) -> ReloadResult | None:
         with self._lock:
-            with self._cond:
-                paths, self._pending = list(self._pending), {}
+            paths = self._scheduler.take()
             if not paths:
                 return None
             return self._apply_paths(paths, raise_interrupt=raise_interrupt)
@@ -888,7 +856,7 @@ class Reloader:
             return None
         if self._reloading:
             # Asked by module code during a reload: _reload refuses; keep the changes.
-            self._on_events_paths(paths, forward=False)
+            self._scheduler.add(((path, True) for path in paths), forward=False)
         return self._reload(sources, tuple(changed), raise_interrupt=raise_interrupt)
 
     def _warn_deleted(self, record: ModuleRecord) -> None:

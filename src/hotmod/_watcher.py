@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from watchdog.events import (
+    EVENT_TYPE_CLOSED,
     EVENT_TYPE_CREATED,
     EVENT_TYPE_DELETED,
     EVENT_TYPE_MODIFIED,
     EVENT_TYPE_MOVED,
+    FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
@@ -54,14 +56,20 @@ _JOIN_TIMEOUT: Final = 10.0
 # * "opened" / "closed_no_write": watchdog >= 5 emits them for every read (imports,
 #   linters, `git status`, IDE indexing); on a big tree they flood the inotify queue
 #   and can overflow it. They never mean "content changed".
-# * "closed" (IN_CLOSE_WRITE): every write(2) that changes a file already produced
-#   "modified" (IN_MODIFY), and the last IN_MODIFY is queued after the last write, so
-#   "closed" carries no information the debouncing consumer lacks. Leaving it out keeps
-#   the native and polling observers symmetric (polling never reports "closed") and
-#   keeps IN_CLOSE_WRITE out of the inotify mask where event_filter is supported.
 # * "attrib" (watchdog >= 7; chmod, chown, touch): metadata only, never new source.
+#
+# Present on purpose: "closed" (IN_CLOSE_WRITE, a file opened for writing was closed). It says
+# a save is complete, so the consumer can apply it at once instead of waiting for the
+# debounce; only writers' closes produce it, never reads. The polling observer never reports
+# it: there every change waits for the debounce.
 _HANDLED_EVENT_TYPES: Final = frozenset(
-    {EVENT_TYPE_CREATED, EVENT_TYPE_MODIFIED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED}
+    {
+        EVENT_TYPE_CREATED,
+        EVENT_TYPE_MODIFIED,
+        EVENT_TYPE_DELETED,
+        EVENT_TYPE_MOVED,
+        EVENT_TYPE_CLOSED,
+    }
 )
 
 # Passed as `event_filter=` to observer.schedule() when the installed watchdog has that
@@ -71,6 +79,7 @@ _HANDLED_EVENT_TYPES: Final = frozenset(
 # filter, and a directory moved within a root is reported as FileMovedEvents for the files
 # inside it.
 _EVENT_FILTER: Final[tuple[type[FileSystemEvent], ...]] = (
+    FileClosedEvent,
     FileCreatedEvent,
     FileModifiedEvent,
     FileDeletedEvent,
@@ -91,10 +100,14 @@ class FileEvent:
     ``path`` is absolute and spelled under the root it was found in, as that root was
     given to :class:`Watcher` (symlinks in the root are not resolved). ``deleted`` is True
     when the file is gone: it was deleted, or it was the source end of a rename.
+    ``complete`` is True when the event says the new content is all there: a writer closed
+    the file (and it is not empty: an editor that truncates first, then writes, closes an
+    empty file in between), or a file was renamed into place (an atomic save).
     """
 
     path: Path
     deleted: bool
+    complete: bool = field(default=False, compare=False)  # a hint, not what changed
 
 
 class _RescanEvent(FileSystemEvent):
@@ -410,7 +423,10 @@ class Watcher:
                     batch.append(FileEvent(Path(src), deleted=True))
                 dest = route.translate(os.fsdecode(event.dest_path))
                 if dest and self._filter(dest):
-                    batch.append(FileEvent(Path(dest), deleted=False))
+                    batch.append(FileEvent(Path(dest), deleted=False, complete=True))
+            elif event_type == EVENT_TYPE_CLOSED:
+                if self._filter(src):
+                    batch.append(FileEvent(Path(src), deleted=False, complete=_has_content(src)))
             elif self._filter(src):
                 batch.append(FileEvent(Path(src), deleted=event_type == EVENT_TYPE_DELETED))
             if batch:
@@ -439,3 +455,10 @@ class Watcher:
                 self._on_overflow()
             except Exception:
                 logger.exception("hotmod: on_overflow callback raised")
+
+
+def _has_content(path: str) -> bool:
+    try:
+        return os.stat(path).st_size > 0
+    except OSError:
+        return False

@@ -1,0 +1,109 @@
+"""When to apply what the watcher reported: the pending paths, the debounce, the wait.
+
+The watcher's thread adds paths; the Reloader's background thread waits until they are due and
+takes them; ``check()`` takes them at once. A save is due as soon as every pending path is known
+complete (a writer closed the file, or it was renamed into place) and the events have paused for
+a moment (``_COMPLETE_QUIET``: files saved together, "save all", coalesce); otherwise after
+``debounce`` seconds without events; in any case after ``max(10 x debounce, 0.5 s)`` (a file
+written without a pause still reloads).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+__all__ = ["Change", "Scheduler", "max_delay"]
+
+Change = tuple[str, bool]  # (path, the event said the new content is complete)
+
+# Pause after a completed save before applying it: long enough for the closes of files saved
+# together to arrive (they come well under a millisecond apart), short against the debounce.
+_COMPLETE_QUIET = 0.005
+
+
+def max_delay(debounce: float) -> float:
+    """Longest wait for a quiet moment: a file written without pause still reloads."""
+    return max(10 * debounce, 0.5)
+
+
+class Scheduler:
+    """Pending changes of one Reloader.
+
+    Args:
+        debounce: seconds without events before incomplete changes are due.
+        forward: called with every batch added (``forward=True``), under the lock: the
+            Reloader copies them to the processes forked from it.
+    """
+
+    def __init__(self, debounce: float, forward: Callable[[list[Change]], None]) -> None:
+        self.debounce = debounce
+        self._forward = forward
+        # Held by the fork hooks across os.fork(): no batch is half-added in a child.
+        self.lock = threading.Condition()
+        self._pending: dict[str, None] = {}  # paths in the order first reported
+        self._incomplete: set[str] = set()  # pending paths whose last event was not final
+        self._first = 0.0
+        self._last = 0.0
+        self.stopping = False
+
+    def __bool__(self) -> bool:
+        """True while changes are pending (read without the lock: a hint for check())."""
+        return bool(self._pending)
+
+    def add(self, changes: Iterable[Change], *, forward: bool = True) -> None:
+        """Queue changes (any thread)."""
+        with self.lock:
+            batch = list(changes)
+            if not batch:
+                return
+            now = time.monotonic()
+            if not self._pending:
+                self._first = now
+            for path, complete in batch:
+                self._pending[path] = None
+                if complete:
+                    self._incomplete.discard(path)
+                else:
+                    self._incomplete.add(path)
+            self._last = now
+            if forward:
+                self._forward(batch)
+            self.lock.notify_all()
+
+    def take(self) -> list[str]:
+        """Every pending path, now; nothing is pending afterwards."""
+        with self.lock:
+            paths = list(self._pending)
+            self._pending.clear()
+            self._incomplete.clear()
+            return paths
+
+    def _due(self) -> float:
+        debounce = self.debounce
+        due = min(self._last + debounce, self._first + max_delay(debounce))
+        if not self._incomplete:
+            due = min(due, self._last + min(debounce, _COMPLETE_QUIET))
+        return due
+
+    def wait_due(self) -> bool:
+        """Block until pending changes are due (True), or until ``stop()`` (False)."""
+        with self.lock:
+            while not self._pending and not self.stopping:
+                self.lock.wait()
+            while not self.stopping:
+                remaining = self._due() - time.monotonic()
+                if remaining <= 0:
+                    return True
+                self.lock.wait(remaining)
+            return False
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+            self.lock.notify_all()
+
+    def restart(self) -> None:
+        with self.lock:
+            self.stopping = False

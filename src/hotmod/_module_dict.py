@@ -14,7 +14,7 @@ import logging
 import sys
 from types import ModuleType
 
-__all__ = ["live_modules", "rebound_modules"]
+__all__ = ["all_modules", "get_module", "live_modules", "rebound_modules"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,29 @@ def rebound_modules() -> dict[str, ModuleType] | None:
     """``sys.modules`` when user code has rebound it to a dict other than the live one."""
     visible = sys.modules
     return None if visible is _LIVE else visible
+
+
+def get_module(name: str) -> ModuleType | None:
+    """What the module dict holds under ``name``: the live dict's entry, else (``sys.modules``
+    rebound) the rebound dict's, where importlib stores what is imported after the rebind."""
+    module = _LIVE.get(name)
+    if module is None:
+        visible = sys.modules
+        if visible is not _LIVE:
+            module = visible.get(name)
+    return module
+
+
+def all_modules() -> dict[str, ModuleType]:
+    """The live dict; with ``sys.modules`` rebound, a merged copy: the live dict's entries, then
+    those only the rebound dict holds (imported since the rebind), in import order."""
+    visible = sys.modules
+    if visible is _LIVE:
+        return _LIVE
+    merged = dict(_LIVE)
+    for name, module in list(visible.items()):
+        merged.setdefault(name, module)
+    return merged
 
 
 def _read_live_modules_afresh() -> dict[str, ModuleType]:

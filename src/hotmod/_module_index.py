@@ -6,7 +6,9 @@ reads the module dict it is given and never changes it.
 
 A module is watched when its name is a watched package or lies below one, or when its source file
 lies below one of the extra ``paths``; and in either case it is plain Python source outside the
-standard library and site-packages, and is neither ``__main__`` nor part of hotmod.
+standard library and site-packages, and is neither ``__main__`` nor part of hotmod. A module
+that put another object in its own place (``sys.modules[__name__] = obj``) is watched through
+the file of the module that created the object (see ``origin_namespace``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
-from types import ModuleType
+from types import FunctionType, ModuleType
+from typing import Any
 
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, PackageNotFoundError
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 
-__all__ = ["ModuleIndex", "ModuleRecord", "find_spec_quietly"]
+__all__ = ["ModuleIndex", "ModuleRecord", "find_spec_quietly", "origin_namespace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class ModuleIndex:
         self._examined: set[str] = set()
         self._fingerprint: tuple[int, str | None] = (-1, None)
         self._next_seq = 0
+        self._modules: Mapping[str, ModuleType] = modules  # the dict last read
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -121,9 +125,18 @@ class ModuleIndex:
         """A record for ``module`` if it is one hotmod watches (not stored), else None."""
         if name in {"__main__", "hotmod"} or name.startswith("hotmod."):
             return None
-        if not isinstance(module, ModuleType):
-            return None
-        namespace = module.__dict__
+        if issubclass(type(module), ModuleType):  # type(): never evaluate a lazy object
+            namespace = module.__dict__
+        else:
+            covered = self.covers_name(name)
+            if module is None or not (covered or self._path_prefixes):
+                return None  # (None: an import blocked on purpose)
+            # Outside the watched packages only the cheap way, no finder: this runs for every
+            # object in the module dict.
+            found = origin_namespace(name, module, self._modules if covered else None)
+            if found is None:
+                return None
+            namespace = found
         spec = namespace.get("__spec__")
         origin: object = None
         if isinstance(spec, ModuleSpec):
@@ -158,6 +171,7 @@ class ModuleIndex:
         Returns:
             ``(added, removed)``: records of newly seen watched modules, names of forgotten ones.
         """
+        self._modules = modules
         if names is not None:
             return self._sync_names(modules, names)
         if not force and _fingerprint(modules) == self._fingerprint:
@@ -304,6 +318,68 @@ def _find_spec(package: str, modules: Mapping[str, ModuleType]) -> ModuleSpec:
     return spec
 
 
+def origin_namespace(
+    name: str, value: object, modules: Mapping[str, ModuleType] | None
+) -> dict[str, Any] | None:
+    """The globals of the module that ``value``, the module dict's entry for ``name``, came from.
+
+    For a module, its own ``__dict__``. An object that a module put in its own place
+    (``sys.modules[__name__] = _Settings()``) usually has no ``__spec__``, but the module that
+    executed did: its globals are found through the functions of the object's class (their
+    ``__globals__``) when that class was defined there; otherwise a namespace is built from the
+    spec the finders give for ``name`` (the file an import of it would load), found the way
+    ``find_spec_quietly`` does (not with ``modules`` None). Only ``type(value)`` is read: a lazy
+    object is never evaluated.
+
+    Returns:
+        The namespace (with ``__spec__``), or None when nothing says which file it came from.
+    """
+    kind = type(value)
+    if issubclass(kind, ModuleType):
+        return value.__dict__
+    for attr in list(vars(kind).values()):
+        function: object = attr
+        if type(attr) in (staticmethod, classmethod):
+            function = attr.__func__
+        elif type(attr) is property:
+            function = attr.fget
+        if type(function) is FunctionType:
+            namespace = function.__globals__
+            if namespace.get("__name__") == name and isinstance(
+                namespace.get("__spec__"), ModuleSpec
+            ):
+                return namespace
+    if modules is None:
+        return None
+    parent, _, _ = name.rpartition(".")
+    search: object = None
+    if parent:
+        parent_module = modules.get(parent)
+        if parent_module is None or not issubclass(type(parent_module), ModuleType):
+            return None
+        search = parent_module.__dict__.get("__path__")
+        if search is None:
+            return None
+    try:
+        spec = _find_with_finders(name, search)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.has_location or not isinstance(spec.origin, str):
+        return None
+    locations = spec.submodule_search_locations
+    namespace = {
+        "__name__": name,
+        "__spec__": spec,
+        "__loader__": spec.loader,
+        "__file__": spec.origin,
+        "__cached__": spec.cached,
+        "__package__": name if locations is not None else parent,
+    }
+    if locations is not None:
+        namespace["__path__"] = list(locations)
+    return namespace
+
+
 def find_spec_quietly(name: str, modules: Mapping[str, ModuleType]) -> ModuleSpec | None:
     """``importlib.util.find_spec`` without its side effect: a parent package that is not
     imported yet is located through the finders, never imported (none of its code runs).
@@ -327,6 +403,12 @@ def find_spec_quietly(name: str, modules: Mapping[str, ModuleType]) -> ModuleSpe
         search = None if parent_spec is None else parent_spec.submodule_search_locations
     if search is None:
         return None  # the parent is not a package
+    return _find_with_finders(name, search)
+
+
+def _find_with_finders(name: str, search: object) -> ModuleSpec | None:
+    """Ask the meta path finders for ``name`` in ``search`` (a parent's ``__path__``, or None
+    for a top-level name); nothing is imported."""
     for finder in list(sys.meta_path):
         find = getattr(finder, "find_spec", None)
         if find is None:

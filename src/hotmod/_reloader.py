@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
 from types import CodeType, ModuleType, TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
@@ -22,8 +22,8 @@ from hotmod._exceptions import ArgumentTypeError, NotWatchedError, ReloaderState
 from hotmod._fork import ParentPipe, Pipes, track, untrack
 from hotmod._import_graph import ImportGraph
 from hotmod._import_parser import ImportParseError, parse_imports
-from hotmod._module_dict import live_modules
-from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly
+from hotmod._module_dict import all_modules, get_module, live_modules
+from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly, origin_namespace
 from hotmod._result import ReloadResult
 from hotmod._scheduler import Scheduler
 from hotmod._sources import SourceStore, SourceVersion, read_source
@@ -162,7 +162,7 @@ class Reloader:
         self._state_lock = threading.Lock()
         self._watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
-        self._missing: set[str] = set()  # deleted module files already warned about
+        self._missing: set[str] = set()  # deleted (or renamed) module files, warned about
         # Processes forked while running: the pipes the watcher's paths are copied into. In a
         # forked child, the pipe from the parent (its watcher's paths), read at check() or by
         # a reader thread (background=True), with a pipe to wake that thread at stop().
@@ -246,6 +246,7 @@ class Reloader:
                     sources[name] = read_source(str(path))
                 except OSError as exc:
                     return self._finish(ReloadResult(changed=tuple(names.values()), error=exc))
+                self._missing.discard(str(path))
             return self._reload(sources, tuple(names.values()), raise_interrupt=True)
 
     def check(self) -> ReloadResult | None:
@@ -424,12 +425,21 @@ class Reloader:
                 return target
             if not self._index.covers_name(target):
                 raise self._not_watched_name(target)
-            module = self._live.get(target)
+            module = get_module(target)
             if module is not None:
                 # Imported since the index last looked, with the dict's size unchanged?
                 self._refresh_index(force=True)
                 if target in self._index:
                     return target
+                if not issubclass(type(module), ModuleType):
+                    raise NotWatchedError(
+                        target,
+                        f"{target!r} is a {type(module).__name__} object, not a module: its "
+                        "module put it in its own place (sys.modules[__name__] = ...) and "
+                        "hotmod cannot tell which file created it; define the object's class "
+                        "in that module, or keep the module in sys.modules and give it the "
+                        "object as an attribute (a module __getattr__, PEP 562, for lazy ones)",
+                    )
                 raise NotWatchedError(
                     target,
                     f"{target!r} is not Python source hotmod can re-execute (a namespace "
@@ -547,7 +557,8 @@ class Reloader:
         try:
             plan, skipped = self._plan(frozenset(sources))
             for name in skipped:
-                self._log_skipped(name, sources)
+                if self._is_skipped(name):  # the others lost their file: warned about
+                    self._log_skipped(name, sources)
             transaction = Transaction(
                 plan,
                 changed={name: data for name, (data, _) in sources.items()},
@@ -652,23 +663,67 @@ class Reloader:
         self._parse_pending()
         self._rescan_grown()
         cached = self._last_plan
-        if cached is not None and cached[0] == changed and cached[1] == self._graph.version:
-            live = self._live
-            marks = [
-                module.__dict__.get("__hotmod_skip__") is True
-                for component in cached[2]
-                for name in component
-                if (module := live.get(name)) is not None
-            ]
-            if not any(marks) and all(self._is_skipped(name) for name in cached[3]):
-                return cached[2], cached[3]
-        plan, skipped = self._graph.reload_plan(changed, stop=self._is_skipped)
+        if (
+            cached is not None
+            and cached[0] == changed
+            and cached[1] == self._graph.version
+            and self._plan_still_holds(cached[2])
+            and all(map(self._is_left_out, cached[3]))
+        ):
+            return cached[2], cached[3]
+        plan, skipped = self._graph.reload_plan(changed, stop=self._is_left_out)
         self._last_plan = (changed, self._graph.version, plan, skipped)
         return plan, skipped
 
+    def _plan_still_holds(self, plan: list[tuple[str, ...]]) -> bool:
+        """No module of a reused plan was marked ``__hotmod_skip__`` or lost its file since."""
+        live, missing, code_of = self._live, self._missing, self._codes.cached
+        for component in plan:
+            for name in component:
+                module = live.get(name)
+                if type(module) is ModuleType:
+                    if module.__dict__.get("__hotmod_skip__") is True:
+                        return False
+                elif self._is_skipped(name):  # another object, or only in sys.modules
+                    return False
+                if (missing or code_of(name) is None) and self._is_gone(name):
+                    return False
+        return True
+
+    def _is_left_out(self, name: str) -> bool:
+        """Never re-executed: marked ``__hotmod_skip__``, or its file is gone. The modules that
+        depend on a change only through it are left out too: it keeps what it imported."""
+        return self._is_skipped(name) or self._is_gone(name)
+
     def _is_skipped(self, name: str) -> bool:
-        module = self._live.get(name)
-        return module is not None and module.__dict__.get("__hotmod_skip__") is True
+        module = get_module(name)
+        return module is not None and self._globals(name, module).get("__hotmod_skip__") is True
+
+    def _is_gone(self, name: str) -> bool:
+        """Whether the file of a loaded watched module is gone (deleted, or renamed away).
+
+        Costs no file access for a module whose code is in memory and whose file the watcher
+        did not report deleted (re-executing it needs no file: it runs that code). Otherwise
+        one ``stat``; a missing file is warned about once, a file that is back is forgotten.
+        """
+        record = self._index.get(name)
+        if record is None:
+            return False
+        path = record.path
+        if path not in self._missing and self._codes.cached(name) is not None:
+            return False
+        if os.path.exists(path):
+            self._missing.discard(path)
+            return False
+        self._warn_deleted(record)
+        return True
+
+    def _globals(self, name: str, module: object) -> dict[str, Any]:
+        """A module's ``__dict__``; for an object that a module put in its own place, the
+        globals of that module (what its ``__hotmod_*__`` hooks and imports are in)."""
+        if issubclass(type(module), ModuleType):
+            return module.__dict__
+        return origin_namespace(name, module, all_modules()) or {}
 
     def _log_skipped(self, name: str, sources: Iterable[str]) -> None:
         if name in sources:
@@ -704,7 +759,8 @@ class Reloader:
     def _refresh_index(
         self, *, force: bool = False, names: Iterable[str] | None = None, initial: bool = False
     ) -> None:
-        added, removed = self._index.sync(self._live, force=force, names=names)
+        modules = all_modules()  # with sys.modules rebound, what only it holds too
+        added, removed = self._index.sync(modules, force=force, names=names)
         for name in removed:
             self._graph.remove_module(name)
             self._codes.forget(name)
@@ -726,12 +782,12 @@ class Reloader:
                 self._sources.set_loaded(record.path, version)
             self._parse_into_graph(record, data)
         for record in added:
-            module = self._live.get(record.name)
+            module = modules.get(record.name)
             if module is not None:
                 self._scan(record.name, module)
 
     def _scan(self, name: str, module: ModuleType) -> None:
-        namespace = module.__dict__
+        namespace = self._globals(name, module)
         # PEP 562's module __getattr__, or a module object of a ModuleType subclass (the
         # older way to load attributes lazily, e.g. pygments.lexers)
         if "__getattr__" in namespace or type(module) is not ModuleType:
@@ -747,7 +803,7 @@ class Reloader:
         live = self._live
         for name, size in list(self._lazy_modules.items()):
             module = live.get(name)
-            if module is not None and len(module.__dict__) != size:
+            if module is not None and len(self._globals(name, module)) != size:
                 self._scan(name, module)
 
     def _parse_pending(self) -> None:
@@ -865,7 +921,8 @@ class Reloader:
         self._missing.add(record.path)
         importers = sorted(self._graph.importers(record.name))
         logger.warning(
-            "%s was deleted; %s is kept loaded as it was%s",
+            "%s was deleted or renamed; %s is kept loaded as it was%s, and is not re-executed "
+            "until the file is back: its references to reloaded modules stay old",
             record.path,
             record.name,
             f" and still imported by {', '.join(importers)}" if importers else "",

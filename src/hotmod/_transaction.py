@@ -30,6 +30,7 @@ from typing import Any
 
 from hotmod._code_cache import CodeCache, CodeLoader, StatKey, discard_bytecode
 from hotmod._module_dict import live_modules, rebound_modules
+from hotmod._module_index import origin_namespace
 
 __all__ = ["Outcome", "Transaction", "previous"]
 
@@ -190,6 +191,8 @@ class Transaction:
         self._live = live_modules()
         self._visible = rebound_modules()
         self._old: dict[str, ModuleType] = {}
+        # globals of the modules that put another object in their place (see _namespace)
+        self._origins: dict[str, dict[str, Any]] = {}
         self._code: dict[str, CodeType] = {}
         self._parent_attrs: list[tuple[ModuleType, str, object]] = []
 
@@ -226,8 +229,12 @@ class Transaction:
                 gc.unfreeze()
 
     def _run_locked(self) -> Outcome:
-        live = self._live
+        live, visible = self._live, self._visible
         self._old = {name: live[name] for name in self._order if name in live}
+        if visible is not None:  # imported since sys.modules was rebound: only there
+            for name in self._order:
+                if name not in self._old and name in visible:
+                    self._old[name] = visible[name]
         order = [name for name in self._order if name in self._old]
         changed, codes, cached = self._changed, self._code, self._code_cache.cached
         try:
@@ -256,7 +263,7 @@ class Transaction:
             sys.meta_path.insert(0, finder)
             _imp.release_lock()
             rebound = self._visible is not None
-            packages = {name for name in order if "__path__" in self._old[name].__dict__}
+            packages = {name for name in order if "__path__" in self._namespace(name)}
             try:
                 for name in order:
                     if rebound:
@@ -285,9 +292,40 @@ class Transaction:
 
     # -- preparation -----------------------------------------------------------------------
 
+    def _namespace(self, name: str) -> dict[str, Any]:
+        """The globals of the module ``name`` replaces: the old module's ``__dict__``, or, for
+        an object its module put in its place (``sys.modules[__name__] = obj``), the globals
+        of the module that created it (its spec says what to re-execute)."""
+        old = self._old[name]
+        if type(old) is ModuleType or issubclass(type(old), ModuleType):
+            return old.__dict__
+        namespace = self._origins.get(name)
+        if namespace is None:
+            namespace = origin_namespace(name, old, self._modules_view())
+            if namespace is None or not isinstance(namespace.get("__spec__"), ModuleSpec):
+                raise ImportError(
+                    f"cannot re-execute {name}: its module put a {type(old).__name__} object "
+                    "in its place (sys.modules[__name__] = ...) and its file is not found; "
+                    "define the object's class in the module, or restart",
+                    name=name,
+                )
+            self._origins[name] = namespace
+        return namespace
+
+    def _modules_view(self) -> Mapping[str, ModuleType]:
+        visible = self._visible
+        return self._live if visible is None else {**visible, **self._live}
+
+    def _get(self, name: str) -> ModuleType | None:
+        """The module dict's entry: the live dict's, else the rebound ``sys.modules``'s."""
+        module = self._live.get(name)
+        if module is None and self._visible is not None:
+            module = self._visible.get(name)
+        return module
+
     def _prepare(self, name: str) -> None:
         """Compile or fetch the code ``name`` will run, when its loader allows serving it."""
-        spec = self._old[name].__dict__.get("__spec__")
+        spec = self._namespace(name).get("__spec__")
         if not isinstance(spec, ModuleSpec) or not isinstance(spec.origin, str):
             return
         loader = spec.loader
@@ -313,7 +351,7 @@ class Transaction:
         code = self._code.get(name)
         if code is None:
             return None
-        old_spec: ModuleSpec = self._old[name].__dict__["__spec__"]
+        old_spec: ModuleSpec = self._namespace(name)["__spec__"]
         origin = old_spec.origin
         assert isinstance(origin, str)
         locations = old_spec.submodule_search_locations
@@ -333,7 +371,10 @@ class Transaction:
 
     def _dispose(self, evict_order: Sequence[str]) -> None:
         for name in evict_order:
-            hook = self._old[name].__dict__.get("__hotmod_dispose__")
+            try:
+                hook = self._namespace(name).get("__hotmod_dispose__")
+            except ImportError:
+                continue  # its error is reported when the reload comes to re-execute it
             if not callable(hook):
                 continue
             try:
@@ -348,7 +389,7 @@ class Transaction:
         for name in evict_order:
             old = self._old[name]
             parent_name, _, child = name.rpartition(".")
-            parent = live.get(parent_name) if parent_name else None
+            parent = self._get(parent_name) if parent_name else None
             if parent is not None and parent_name not in self._old:
                 namespace = parent.__dict__
                 current = namespace.get(child, _MISSING)
@@ -374,7 +415,8 @@ class Transaction:
             return
         # What the import system would do, minus finding and loading: a fresh module with the
         # old module's spec (same origin, loader and location), executed from prepared code.
-        old_namespace = self._old[name].__dict__
+        old = self._old[name]
+        old_namespace = old.__dict__ if type(old) is ModuleType else self._namespace(name)
         spec: ModuleSpec = old_namespace["__spec__"]
         module = ModuleType(name)
         namespace = module.__dict__
@@ -432,15 +474,15 @@ class Transaction:
     def _rebind_kept_submodules(self, name: str, new: ModuleType) -> None:
         """Give a re-executed package the submodules the old package object had and that
         stay loaded (modules re-executed after it may reach them as ``pkg.sub``)."""
-        old = self._old[name]
-        if "__path__" not in old.__dict__:
+        old_namespace = self._namespace(name)
+        if "__path__" not in old_namespace:
             return
         new_namespace = new.__dict__
-        for attr, value in list(old.__dict__.items()):
+        for attr, value in list(old_namespace.items()):
             if attr in new_namespace or not isinstance(value, ModuleType):
                 continue
             child = f"{name}.{attr}"
-            if child not in self._old and self._live.get(child) is value:
+            if child not in self._old and self._get(child) is value:
                 new_namespace[attr] = value
 
     def _rollback(self, requested: Sequence[str]) -> None:
@@ -452,13 +494,14 @@ class Transaction:
             if module is not None and self._is_watched(name, module):
                 self._remove(name, module)
                 parent_name, _, child = name.rpartition(".")
-                parent = live.get(parent_name)
+                parent = self._get(parent_name)
                 if parent is not None and parent.__dict__.get(child) is module:
                     del parent.__dict__[child]
         for name, old in self._old.items():
-            current = live.get(name)
-            if current is not None and current is not old:
-                self._remove(name, current)
+            for modules in (live, self._visible):
+                current = None if modules is None else modules.get(name)
+                if current is not None and current is not old:
+                    self._remove(name, current)
             self._put(name, old)
         for parent, child, value in reversed(self._parent_attrs):
             if value is _MISSING:

@@ -8,8 +8,8 @@ from hotmod import ImportGraph
 
 
 def graph(edges: dict[str, set[str]], order: list[str] | None = None) -> ImportGraph:
-    """A graph of ``order`` (first-import order; default: the keys of ``edges``), where each
-    module references the names in ``edges[module]``."""
+    """A graph of ``order`` (the order the imports completed; default: the keys of ``edges``),
+    where each module references the names in ``edges[module]``."""
     names = order if order is not None else list(edges)
     g = ImportGraph()
     g.add_modules({name: seq for seq, name in enumerate(names)})
@@ -192,7 +192,12 @@ def test_unknown_changed_modules_are_ignored() -> None:
 
 
 def test_cycle_is_one_component_in_import_order_before_its_dependents() -> None:
-    g = graph({"base": set(), "a": {"b", "base"}, "b": {"a"}, "user": {"b"}})
+    # `import a` entered the cycle: b completed nested inside a, so a completed last and is
+    # imported first again.
+    g = graph(
+        {"base": set(), "a": {"b", "base"}, "b": {"a"}, "user": {"b"}},
+        order=["base", "b", "a", "user"],
+    )
     assert plan(g, "base") == [("base",), ("a", "b"), ("user",)]
     assert plan(g, "b") == [("a", "b"), ("user",)]
 
@@ -202,8 +207,9 @@ def test_three_module_cycle_and_a_separate_two_cycle() -> None:
         {"x": {"z"}, "y": {"x"}, "z": {"y"}, "p": {"q", "z"}, "q": {"p"}},
         order=["p", "q", "x", "y", "z"],
     )
-    assert plan(g, "y") == [("x", "y", "z"), ("p", "q")]
-    assert plan(g, "q") == [("p", "q")]
+    # members entry first: the one whose import completed last
+    assert plan(g, "y") == [("z", "y", "x"), ("q", "p")]
+    assert plan(g, "q") == [("q", "p")]
 
 
 def test_plan_orders_every_module_after_its_dependencies() -> None:
@@ -257,11 +263,23 @@ def test_long_cycle_is_one_component() -> None:
     g = graph({f"m{i}": {f"m{(i + 1) % n}"} for i in range(n)})
     steps = plan(g, "m17")
     assert len(steps) == 1
-    assert steps[0] == tuple(f"m{i}" for i in range(n))
+    assert steps[0] == tuple(f"m{i}" for i in reversed(range(n)))
+
+
+def test_renumbered_cycle_is_entered_the_new_way() -> None:
+    g = graph({"a": {"b"}, "b": {"a", "c"}, "c": set(), "user": {"a"}})
+    assert plan(g, "c") == [("c",), ("b", "a"), ("user",)]
+    version = g.version
+    g.renumber({"c": 2, "b": 1})  # c and b did not move: nothing changes
+    assert g.version == version
+    g.renumber({"b": 4, "a": 5, "nope": 6})  # a reload entered the cycle through a
+    assert g.version > version
+    assert plan(g, "c") == [("c",), ("a", "b"), ("user",)]
+    assert "nope" not in g
 
 
 @pytest.mark.parametrize("changed", ["a", "b"])
 def test_plan_is_deterministic(changed: str) -> None:
     edges = {"a": {"b"}, "b": {"a"}, "c": {"a"}, "d": {"c", "b"}}
     plans = {tuple(plan(graph(edges), changed)) for _ in range(20)}
-    assert plans == {(("a", "b"), ("c",), ("d",))}
+    assert plans == {(("b", "a"), ("c",), ("d",))}

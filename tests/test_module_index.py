@@ -353,3 +353,15 @@ def test_missing_path_and_stdlib_path_are_refused(tmp_path: Path) -> None:
         ModuleIndex([], [sysconfig.get_paths()["stdlib"]], {})
     with pytest.raises(ArgumentTypeError):
         ModuleIndex([], [42], {})  # type: ignore[list-item]
+
+
+def test_resequence_gives_new_numbers_in_the_order_given(tree: dict[str, ModuleType]) -> None:
+    index = ModuleIndex(["pkg"], [], tree)
+    index.sync(tree)
+    before = {r.name: r.seq for r in index}
+    renumbered = index.resequence(["pkg.sub", "pkg.a", "other"])  # other is not watched
+    assert list(renumbered) == ["pkg.sub", "pkg.a"]
+    assert min(renumbered.values()) > max(before.values())
+    assert renumbered["pkg.sub"] < renumbered["pkg.a"]
+    assert {n: index.get(n).seq for n in renumbered} == renumbered  # type: ignore[union-attr]
+    assert index.get("pkg").seq == before["pkg"]  # type: ignore[union-attr]

@@ -212,11 +212,11 @@ def test_cycle_is_reimported_as_one_unit_seeing_new_versions(project: Project) -
     )
     assert out == {
         "deps": {"pkg.a": ["pkg.b"], "pkg.b": ["pkg.a"], "pkg.user": ["pkg.b"]},
-        # b completed its first import first (it sits earlier in sys.modules), so the cycle is
-        # entered through b; a then runs nested inside b's `from . import a`.
-        "executed": ["pkg.b", "pkg.a", "pkg.user"],
-        "evicted": ["pkg.user", "pkg.a", "pkg.b"],
-        "reloaded": ["pkg.b", "pkg.a", "pkg.user"],
+        # `import pkg.a` entered the cycle (b completed nested inside a, so a completed last):
+        # as in a fresh import, a runs first and b runs nested inside a's `from . import b`.
+        "executed": ["pkg.a", "pkg.b", "pkg.user"],
+        "evicted": ["pkg.user", "pkg.b", "pkg.a"],
+        "reloaded": ["pkg.a", "pkg.b", "pkg.user"],
         "a_sees_new_b": True,
         "b_sees_new_a": True,
         "both_new": True,
@@ -248,10 +248,11 @@ def test_cycle_through_from_package_import_names(project: Project) -> None:
              values=[x.y_value(), y.x_value()])
         """
     )
-    # x was not a target, but it is in the cycle: re-executed, and from its current source.
+    # x was not a target, but it is in the cycle: re-executed, and from its current source;
+    # first, as `import pkg.x` entered the cycle.
     assert out == {
-        "executed": ["pkg.y", "pkg.x"],
-        "reloaded": ["pkg.y", "pkg.x"],
+        "executed": ["pkg.x", "pkg.y"],
+        "reloaded": ["pkg.x", "pkg.y"],
         "values": [2, 30],
     }
 
@@ -780,8 +781,8 @@ def test_rebound_sys_modules_cycle_runs_each_member_once(project: Project) -> No
         """
     )
     assert out == {
-        "executed": ["pkg.b", "pkg.a"],
-        "reloaded": ["pkg.b", "pkg.a"],
+        "executed": ["pkg.a", "pkg.b"],
+        "reloaded": ["pkg.a", "pkg.b"],
         "b_sees_a": True,
         "a_sees_b": True,
         "visible": [True, True],
@@ -965,8 +966,8 @@ def test_package_and_submodule_in_a_cycle(project: Project) -> None:
         "deps": {"pkg": ["pkg.a"], "pkg.a": ["pkg"], "pkg.b": ["pkg.a"]},
         "ok": True,
         "executed": ["pkg", "pkg.a", "pkg.b"],
-        "evicted": ["pkg.b", "pkg", "pkg.a"],
-        "reloaded": ["pkg.a", "pkg", "pkg.b"],
+        "evicted": ["pkg.b", "pkg.a", "pkg"],
+        "reloaded": ["pkg", "pkg.a", "pkg.b"],
         "name": "two",
         "attrs": [True, True],
     }

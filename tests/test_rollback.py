@@ -281,7 +281,7 @@ def test_failure_inside_a_cycle_restores_both_members(project: Project) -> None:
     assert out == {
         "ok": False,
         "rolled_back": True,
-        "executed": ["pkg.b", "pkg.a"],
+        "executed": ["pkg.a", "pkg.b"],
         "same": [True, True],
         "attrs": [True, True],
         "linked": True,

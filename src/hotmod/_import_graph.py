@@ -11,7 +11,7 @@ When a module joins the graph later, references that now resolve to it are re-re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 __all__ = ["ImportGraph"]
 
@@ -30,7 +30,9 @@ class ImportGraph:
     def __init__(self) -> None:
         # Compact on purpose (tuples, sets only where there is something to hold): the graph
         # of a large application stays in memory for the life of the process.
-        self._order: dict[str, int] = {}  # module -> first-import sequence number
+        # module -> sequence number: the order in which the modules' imports completed (the
+        # module dict's order, renewed when a reload imports a module again)
+        self._order: dict[str, int] = {}
         self._refs: dict[str, tuple[str, ...]] = {}  # parsed references, unresolved, sorted
         self._bound: dict[str, tuple[str, ...]] = {}  # modules seen in the globals, sorted
         # direct dependencies, latest-imported first (the planner pops the earliest first)
@@ -80,6 +82,19 @@ class ImportGraph:
         ]
         for user in stale:
             self._resolve(user)
+
+    def renumber(self, order: Mapping[str, int]) -> None:
+        """Give modules new sequence numbers: a reload imported them again, and their imports
+        completed in this order (a cycle is entered the way its last re-import entered it).
+        Names not in the graph are ignored."""
+        moved = {name: seq for name, seq in order.items() if self._order.get(name, seq) != seq}
+        if not moved:
+            return
+        self._order.update(moved)
+        key = self._order.__getitem__
+        for user in {importer for name in moved for importer in self._rdeps.get(name, ())}:
+            self._deps[user] = tuple(sorted(self._deps[user], key=key, reverse=True))
+        self.version += 1
 
     def remove_module(self, name: str) -> None:
         """Forget a module (it is no longer loaded); references to it re-resolve."""
@@ -189,7 +204,11 @@ class ImportGraph:
             ``(plan, skipped)``: the plan is a list of strongly connected components (tuples; a
             module outside any cycle is a one-tuple), each after every component it imports;
             among independent modules, the one imported first comes first, so the plan repeats
-            the program's own order. ``skipped`` lists the ``stop`` modules reached.
+            the program's own order. The members of a cycle come in the order to import them
+            again: the one whose import completed last first. That is the member the program
+            entered the cycle through (the others completed nested inside its import), so
+            importing it first, and the others through its code, repeats what worked at
+            start-up. ``skipped`` lists the ``stop`` modules reached.
         """
         reached, skipped = self._closure(changed, stop)
         skipped.sort(key=self._order.__getitem__)
@@ -201,7 +220,8 @@ class ImportGraph:
 
         Iterative Tarjan: a component is emitted only after every component it reaches (its
         dependencies), so the output is already a valid reload order. Roots and edges are
-        visited in first-import order, which makes the order deterministic and natural.
+        visited in import order, which makes the order deterministic and natural. Members of
+        a component are sorted entry first (see ``reload_plan``).
         """
         order = self._order
         deps = self._deps
@@ -251,7 +271,7 @@ class ImportGraph:
                         member = stack.pop()
                         on_stack.discard(member)
                         component.append(member)
-                    component.sort(key=order.__getitem__)
+                    component.sort(key=order.__getitem__, reverse=True)
                     result.append(tuple(component))
         return result
 

@@ -17,7 +17,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import FunctionType, ModuleType
@@ -31,7 +31,12 @@ __all__ = ["ModuleIndex", "ModuleRecord", "find_spec_quietly", "origin_namespace
 
 @dataclass(frozen=True, slots=True)
 class ModuleRecord:
-    """A watched module: its name, the real path of its source, and when it was first seen."""
+    """A watched module: its name, the real path of its source, and its sequence number.
+
+    ``seq`` follows the module dict's order, which is the order in which imports *completed*
+    (the import system moves a module to the end of the dict when its code has run): of the
+    members of an import cycle, the one the program entered the cycle through has the highest.
+    """
 
     name: str
     path: str
@@ -222,6 +227,19 @@ class ModuleIndex:
         self._records[name] = record
         self._by_path[record.path] = name
         return record
+
+    def resequence(self, names: Iterable[str]) -> dict[str, int]:
+        """New sequence numbers, in this order, for watched modules a reload imported again
+        (``names`` in the order their imports completed); returns them by name."""
+        renumbered: dict[str, int] = {}
+        for name in names:
+            record = self._records.get(name)
+            if record is None:
+                continue
+            self._records[name] = replace(record, seq=self._next_seq)
+            renumbered[name] = self._next_seq
+            self._next_seq += 1
+        return renumbered
 
     def forget(self, name: str) -> None:
         """Drop a module (no longer loaded); it is examined afresh if it is imported again."""

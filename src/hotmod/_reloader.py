@@ -3,6 +3,7 @@ lifecycle (created -> running -> stopped), the background thread and the debounc
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import select
@@ -592,6 +593,7 @@ class Reloader:
                         transaction.newer_files,
                         () if self.eager else outcome.evicted,
                     )
+                    self._resequence(outcome.completed)
                 result = ReloadResult(
                     changed=changed,
                     evicted=outcome.evicted,
@@ -651,6 +653,17 @@ class Reloader:
             module = self._live.get(name)
             if module is not None and name in self._graph:
                 self._scan(name, module)
+
+    def _resequence(self, completed: tuple[str, ...]) -> None:
+        """Keep the graph's module order the order in which imports completed: when this
+        reload's imports completed in another order than the modules had (a module the new
+        code imported for the first time completed inside an older one, e.g. as a new member
+        of a cycle), they are renumbered, so the next reload enters each cycle the way this
+        one did. Nothing changes (the graph version included) when the order held."""
+        index = self._index
+        seqs = [record.seq for name in completed if (record := index.get(name)) is not None]
+        if any(later <= earlier for earlier, later in itertools.pairwise(seqs)):
+            self._graph.renumber(index.resequence(completed))
 
     def _loaded_version(self, name: str) -> StatKey | None:
         record = self._index.get(name)

@@ -10,6 +10,8 @@ This is the only part of hotmod that writes to the module dict. One transaction:
    modules (as an import of them would: another thread importing one waits);
 5. re-imports them, dependencies first (``eager``), through the import system with a finder
    that serves the prepared code, so nested imports of evicted modules get the new versions;
+   an import cycle is entered through the member the program entered it through at start-up,
+   and its other members are imported by that member's code, as in a fresh import;
 6. on any exception restores every snapshot, removes the modules the failed attempt imported,
    and reports the error: the process keeps running exactly the code it had.
 """
@@ -17,9 +19,11 @@ This is the only part of hotmod that writes to the module dict. One transaction:
 from __future__ import annotations
 
 import _imp
+import copy
 import gc
 import importlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -97,6 +101,8 @@ class Outcome:
     error: BaseException | None = None
     rolled_back: bool = False
     imported: tuple[str, ...] = ()  # modules imported for the first time by the new code
+    # every module the reload imported (re-executed or new), in the order the imports completed
+    completed: tuple[str, ...] = ()
 
 
 def _compile(source: bytes, path: str) -> CodeType:
@@ -150,6 +156,53 @@ class _PlanFinder:
 
     def invalidate_caches(self) -> None:
         """Nothing cached here."""
+
+
+def _initial_search_locations(
+    spec: ModuleSpec, parent_path: Sequence[str] | None
+) -> list[str] | None:
+    """A package's ``__path__`` as a fresh import gives it, before its ``__init__`` runs; None
+    for a module that is not a package.
+
+    The spec's list is not that: it is the package's ``__path__`` itself, which an
+    ``__init__`` doing ``__path__.append(extra)`` changed (executing it again would append
+    again). A package found on the file system starts with the folder of its ``__init__.py``
+    alone; when the list holds more, the finders are asked again, as a fresh import would (a
+    finder may give several locations), and their answer is taken if it is for the same file.
+    ``__path__ = extend_path(__path__, ...)`` rebinds the name to a new list and leaves the
+    spec's list as the finder made it: it is kept either way.
+    """
+    locations = spec.submodule_search_locations
+    if locations is None:
+        return None
+    origin = spec.origin
+    folder = os.path.dirname(origin) if isinstance(origin, str) else None
+    if len(locations) > 1 and folder is not None:
+        found = _find_spec_again(spec.name, parent_path)
+        if found is not None and found.origin == origin:
+            fresh = found.submodule_search_locations
+            if fresh is not None:
+                return list(fresh)
+    if folder is not None and folder in locations:
+        return [folder]
+    return list(locations)
+
+
+def _find_spec_again(name: str, parent_path: Sequence[str] | None) -> ModuleSpec | None:
+    """What the meta path finders (not the transaction's own) find for ``name``; None when
+    nothing is found or a finder fails."""
+    for finder in list(sys.meta_path):
+        find = getattr(finder, "find_spec", None)
+        if find is None or isinstance(finder, _PlanFinder):
+            continue
+        try:
+            spec = find(name, parent_path, None)
+        except Exception:  # a finder's failure: fall back to the package's folder
+            logger.debug("finding %s again failed", name, exc_info=True)
+            return None
+        if spec is not None:
+            return spec if isinstance(spec, ModuleSpec) else None
+    return None
 
 
 class Transaction:
@@ -288,7 +341,26 @@ class Transaction:
         imported = tuple(
             name for name in finder.requested if name in live and self._is_watched(name, live[name])
         )
-        return Outcome(evicted=evict_order, reloaded=tuple(order), imported=imported)
+        return Outcome(
+            evicted=evict_order,
+            reloaded=tuple(order),
+            imported=imported,
+            completed=self._completion_order({*order, *imported}),
+        )
+
+    def _completion_order(self, names: set[str]) -> tuple[str, ...]:
+        """``names`` in the module dict's order: the order in which their imports completed
+        (the import system, and ``_import``, move a module to the end when its code has run).
+        They are the last entries, so the walk from the end stops early."""
+        modules = self._visible if self._visible is not None else self._live
+        found: list[str] = []
+        for name in reversed(list(modules)):  # a copy: other threads may import meanwhile
+            if name in names:
+                found.append(name)
+                if len(found) == len(names):
+                    break
+        found.reverse()
+        return tuple(found)
 
     # -- preparation -----------------------------------------------------------------------
 
@@ -354,7 +426,7 @@ class Transaction:
         old_spec: ModuleSpec = self._namespace(name)["__spec__"]
         origin = old_spec.origin
         assert isinstance(origin, str)
-        locations = old_spec.submodule_search_locations
+        locations = _initial_search_locations(old_spec, self._parent_path(name))
         spec = ModuleSpec(
             name,
             CodeLoader(name, origin, code),
@@ -362,10 +434,21 @@ class Transaction:
             is_package=locations is not None,
         )
         if locations is not None:
-            spec.submodule_search_locations = list(locations)
+            spec.submodule_search_locations = locations
         spec.cached = old_spec.cached
         spec.has_location = True
         return spec
+
+    def _parent_path(self, name: str) -> Sequence[str] | None:
+        """The ``__path__`` the import system would search for ``name`` (None: top level)."""
+        parent_name = name.rpartition(".")[0]
+        if not parent_name:
+            return None
+        parent = self._live.get(parent_name)
+        path = parent.__dict__.get("__path__") if parent is not None else None
+        if path is None or isinstance(path, (str, bytes)):
+            return []  # nowhere to search: nothing is found again
+        return list(path)  # a namespace package's __path__ is not a list
 
     # -- the steps -------------------------------------------------------------------------
 
@@ -418,6 +501,12 @@ class Transaction:
         old = self._old[name]
         old_namespace = old.__dict__ if type(old) is ModuleType else self._namespace(name)
         spec: ModuleSpec = old_namespace["__spec__"]
+        locations = _initial_search_locations(spec, self._parent_path(name))
+        if locations is not None:
+            # A package's __path__ is its spec's list, as in a fresh import (the old spec's
+            # list is the old __path__, which the old __init__ may have extended)
+            spec = copy.copy(spec)
+            spec.submodule_search_locations = locations
         module = ModuleType(name)
         namespace = module.__dict__
         get = old_namespace.get
@@ -428,8 +517,8 @@ class Transaction:
             __file__=get("__file__"),
             __cached__=get("__cached__"),
         )
-        if spec.submodule_search_locations is not None:
-            namespace["__path__"] = list(spec.submodule_search_locations)
+        if locations is not None:
+            namespace["__path__"] = locations
             # Before executing: another thread that does `import pkg.sub` gets the package
             # from the module dict without waiting for it, and must find `pkg.sub` on it.
             self._rebind_kept_submodules(name, module)
@@ -444,7 +533,12 @@ class Transaction:
             raise
         finally:
             spec._initializing = False  # type: ignore[attr-defined]
-        # A module may have replaced itself in the module dict while executing.
+        # As the import system does: move the module to the end of the module dict, which
+        # keeps that dict in the order imports completed. A module may have replaced itself
+        # in the module dict while executing.
+        for modules in (live, self._visible):
+            if modules is not None and name in modules:
+                modules[name] = modules.pop(name)
         module = live.get(name, module)
         if parent_name:
             try:

@@ -22,6 +22,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import FunctionType, ModuleType
 from typing import Any, NoReturn
@@ -77,8 +78,9 @@ def _build_parser() -> _Parser:
         "it and every watched module that imports it, in a background thread, without "
         "restarting. TARGET is a module (run like `python -m module`), module:function (the "
         "module is imported and the function called without arguments) or a script path. "
-        "Names the running target holds (in __main__, or the function's module) are re-bound "
-        "to the new objects after each reload. "
+        "Names the running target holds (in __main__, or in the module that defines the "
+        "function, e.g. a click command's callback) are re-bound to the new objects after each "
+        "reload. "
         "Ctrl-C stops cleanly (exit code 130).",
         epilog="examples:  hotmod run myapp.worker   hotmod run -w myapp -w mylib "
         "myapp.cli:main   hotmod run scripts/serve.py --port 8000",
@@ -205,6 +207,7 @@ def _run(args: argparse.Namespace) -> int:
     target: str = args.target
     namespaces: list[dict[str, Any]] = []  # where the running target reads its names
     target_function: tuple[str, str] | None = None
+    package_main: str | None = None
     options: dict[str, Any] = {"polling": args.polling}
     packages: tuple[str, ...] = tuple(args.watch)
     run: Callable[[], object]
@@ -229,7 +232,9 @@ def _run(args: argparse.Namespace) -> int:
             raise _UsageError(
                 f"TARGET must be a module, module:function or a .py script, not {target!r}"
             )
-        _check_module_target(module_name, runs_main=not function)
+        spec = _find_module_target(module_name)
+        if not function and spec.submodule_search_locations is not None:
+            package_main = module_name  # checked once the packages are known to be watchable
         packages = packages or (module_name.partition(".")[0],)
         sys.argv = [target, *args.args]
 
@@ -248,6 +253,11 @@ def _run(args: argparse.Namespace) -> int:
         reloader = Reloader(*packages, **options)
     except HotmodError as exc:
         raise _UsageError(f"{exc} (choose what to watch with -w PKG)") from exc
+    if package_main is not None and importlib.util.find_spec(f"{package_main}.__main__") is None:
+        raise _UsageError(
+            f"{package_main} is a package without a __main__.py; run one of its modules or "
+            f"functions instead, e.g. {package_main}.cli or {package_main}.cli:main"
+        )
     keeper = _SnapshotKeeper(reloader, rebinder)
     reloader.start()
     keeper.start()
@@ -389,10 +399,10 @@ class _SnapshotKeeper(threading.Thread):
         self.join()
 
 
-def _check_module_target(module_name: str, *, runs_main: bool) -> None:
-    """A module TARGET that does not exist (or a package without ``__main__``) is a usage
-    error. Finding it imports its parent packages, as running it would; an error raised by
-    their code is the program's own and propagates with its traceback."""
+def _find_module_target(module_name: str) -> ModuleSpec:
+    """The spec of a module TARGET; one that does not exist is a usage error. Finding it
+    imports its parent packages, as running it would: an error raised by their code is the
+    program's own and propagates with its traceback."""
     try:
         spec = importlib.util.find_spec(module_name)
     except ModuleNotFoundError as exc:
@@ -401,12 +411,7 @@ def _check_module_target(module_name: str, *, runs_main: bool) -> None:
         raise _UsageError(f"no module named {exc.name!r} on sys.path") from None
     if spec is None:
         raise _UsageError(f"no module named {module_name!r} on sys.path")
-    package = runs_main and spec.submodule_search_locations is not None
-    if package and importlib.util.find_spec(f"{module_name}.__main__") is None:
-        raise _UsageError(
-            f"{module_name} is a package without a __main__.py; run one of its modules "
-            f"or functions instead, e.g. {module_name}.cli or {module_name}.cli:main"
-        )
+    return spec
 
 
 def _is_prefix(name: str, dotted: str) -> bool:

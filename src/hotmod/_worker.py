@@ -581,8 +581,9 @@ def loop(iterable: Iterable[T], *packages: str, **options: Any) -> Iterator[T]:
     For workers written as ``for job in queue:``. The changes are applied after the next item
     arrived (so a change saved while the worker waited is in place for that item) and before the
     loop body runs, in the loop's thread. Afterwards the names of the calling namespace that hold
-    functions, classes or modules of reloaded modules are re-bound to the new ones, so
-    ``from myapp.jobs import handle`` at the top of a worker script keeps working.
+    objects of reloaded modules are re-bound to the new ones (the rules of ``rebind``, with the
+    modules as they were before the reload), so ``from myapp.jobs import handle`` or
+    ``from myapp.config import LIMIT`` at the top of a worker script keeps working.
 
     Args:
         iterable: the items to process, e.g. ``iter(queue.get, None)`` or ``sys.stdin``.

@@ -22,14 +22,16 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Any, NoReturn
 
 from hotmod._exceptions import HotmodError
 from hotmod._import_graph import ImportGraph
 from hotmod._reloader import Reloader
 from hotmod._result import ReloadResult
+from hotmod._system_paths import HOTMOD_DIR, system_dirs
 from hotmod._version import __version__
 from hotmod._worker import rebind
 
@@ -76,8 +78,9 @@ def _build_parser() -> _Parser:
         "it and every watched module that imports it, in a background thread, without "
         "restarting. TARGET is a module (run like `python -m module`), module:function (the "
         "module is imported and the function called without arguments) or a script path. "
-        "Names the running target holds (in __main__, or the function's module) are re-bound "
-        "to the new objects after each reload. "
+        "Names the running target holds (in __main__, or in the module that defines the "
+        "function, e.g. a click command's callback) are re-bound to the new objects after each "
+        "reload. "
         "Ctrl-C stops cleanly (exit code 130).",
         epilog="examples:  hotmod run myapp.worker   hotmod run -w myapp -w mylib "
         "myapp.cli:main   hotmod run scripts/serve.py --port 8000",
@@ -98,12 +101,14 @@ def _build_parser() -> _Parser:
     )
     _add_verbosity(run)
     run.add_argument("target", metavar="TARGET", help="module, module:function or script.py")
-    run.add_argument(
+    remainder = run.add_argument(
         "args",
         metavar="ARGS",
         nargs=argparse.REMAINDER,
+        default=[],
         help="arguments for the target (its sys.argv[1:])",
     )
+    remainder.required = False  # Python < 3.12 lists it among "required" next to TARGET
 
     graph = commands.add_parser(
         "graph",
@@ -200,7 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     target: str = args.target
-    target_globals: dict[str, Any] | None = None
+    namespaces: list[dict[str, Any]] = []  # where the running target reads its names
+    target_function: tuple[str, str] | None = None
+    package_main: str | None = None
     options: dict[str, Any] = {"polling": args.polling}
     packages: tuple[str, ...] = tuple(args.watch)
     run: Callable[[], object]
@@ -225,10 +232,10 @@ def _run(args: argparse.Namespace) -> int:
             raise _UsageError(
                 f"TARGET must be a module, module:function or a .py script, not {target!r}"
             )
-        top = module_name.partition(".")[0]
-        if importlib.util.find_spec(top) is None:
-            raise _UsageError(f"no module named {top!r} on sys.path")
-        packages = packages or (top,)
+        spec = _find_module_target(module_name)
+        if not function and spec.submodule_search_locations is not None:
+            package_main = module_name  # checked once the packages are known to be watchable
+        packages = packages or (module_name.partition(".")[0],)
         sys.argv = [target, *args.args]
 
         def run() -> object:
@@ -237,14 +244,20 @@ def _run(args: argparse.Namespace) -> int:
             return runpy.run_module(module_name, run_name="__main__", alter_sys=True)
 
         if function:  # a missing function is a usage error, found before anything runs
-            target_globals = getattr(_resolve_function(module_name, function), "__globals__", None)
+            target_function = (module_name, function)
+            namespaces = _running_namespaces(_resolve_function(module_name, function), module_name)
 
-    rebinder = _Rebinder(target_globals)
+    rebinder = _Rebinder(namespaces, target_function)
     options["on_reload"] = rebinder
     try:
         reloader = Reloader(*packages, **options)
     except HotmodError as exc:
         raise _UsageError(f"{exc} (choose what to watch with -w PKG)") from exc
+    if package_main is not None and importlib.util.find_spec(f"{package_main}.__main__") is None:
+        raise _UsageError(
+            f"{package_main} is a package without a __main__.py; run one of its modules or "
+            f"functions instead, e.g. {package_main}.cli or {package_main}.cli:main"
+        )
     keeper = _SnapshotKeeper(reloader, rebinder)
     reloader.start()
     keeper.start()
@@ -261,30 +274,103 @@ def _run(args: argparse.Namespace) -> int:
 class _Rebinder:
     """``on_reload`` of ``run``: keeps the names of the running target current.
 
-    The target's code keeps running in a namespace that is never re-executed: ``__main__``
-    (a script or module target), or the module dict a ``module:function`` target started with.
-    After each reload the names there that held objects of reloaded modules (``import helper``,
-    ``from myapp.x import f, LIMIT``) are pointed at the new objects.
+    The target's code keeps running in namespaces that are never re-executed: ``__main__``
+    (a script or module target), or, for a ``module:function`` target, the module dict the
+    function was defined in (found through what it wraps: a click command's ``callback``,
+    ``__wrapped__``, ``__func__``) and the target's module as they were when it started.
+    After each reload the names there that held objects of reloaded modules (``import
+    helper``, ``from myapp.x import f, LIMIT``) are pointed at the new objects. After a reload
+    that re-executed the target's module, ``module:function`` is resolved again, and the
+    namespace of what it is now is kept current too.
     """
 
-    def __init__(self, target_globals: dict[str, Any] | None) -> None:
-        self._target_globals = target_globals
+    def __init__(
+        self, namespaces: list[dict[str, Any]], target: tuple[str, str] | None = None
+    ) -> None:
+        self._namespaces = namespaces
+        self._target = target
         self.snapshot = dict(sys.modules)  # the modules as they were before the next reload
 
     def __call__(self, result: ReloadResult) -> None:
         if result.ok and result.reloaded:
-            namespace = self._target_globals
-            if namespace is None:
+            if self._target is not None and self._target[0] in result.reloaded:
+                self._resolve_again(*self._target)
+            namespaces = self._namespaces
+            if not namespaces:
                 main = sys.modules.get("__main__")
-                namespace = None if main is None else main.__dict__
-            if namespace is not None:
+                namespaces = [] if main is None else [main.__dict__]
+            for namespace in namespaces:
                 rebind(namespace, result.reloaded, self.snapshot)
         self.snapshot = dict(sys.modules)
 
+    def _resolve_again(self, module_name: str, function: str) -> None:
+        """Follow ``module:function`` in the re-executed module (dict look-ups only): warn when
+        it is gone, follow the namespace of what it is now when that is no live module's."""
+        found: Any = sys.modules.get(module_name)
+        for part in function.split("."):
+            namespace = getattr(found, "__dict__", None)
+            found = namespace.get(part) if isinstance(namespace, dict) else None
+        if found is None:
+            logger.warning(
+                "%s:%s is no longer defined; the running call keeps its code", module_name, function
+            )
+            return
+        # A live module's dict is kept current by its own re-execution; another one (a
+        # function the new target wraps that lives in no module) is followed from now on.
+        known = {id(namespace) for namespace in self._namespaces}
+        known.update(
+            id(vars(m)) for m in list(sys.modules.values()) if issubclass(type(m), ModuleType)
+        )
+        for namespace in _running_namespaces(found, None):
+            if id(namespace) not in known:
+                self._namespaces.append(namespace)
+
+
+def _running_namespaces(target: object, module_name: str | None) -> list[dict[str, Any]]:
+    """The module dicts a callable target reads its global names from: the globals of the
+    function it is or wraps (click's ``callback``, ``__wrapped__``, ``__func__``, a partial's
+    ``func``; a class's module), then ``module_name``'s dict; never the standard library's,
+    site-packages' or hotmod's."""
+    found: list[dict[str, Any]] = []
+    current: object = target
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen and len(seen) < 50:
+        seen.add(id(current))
+        globals_: object = None
+        if isinstance(current, FunctionType):
+            globals_ = current.__globals__
+        elif isinstance(current, type):
+            module = sys.modules.get(current.__module__)
+            globals_ = None if module is None else module.__dict__
+        if isinstance(globals_, dict) and _is_user_namespace(globals_):
+            found.append(globals_)
+        nxt: object = None
+        for attr in ("__wrapped__", "__func__", "callback", "func"):
+            try:
+                nxt = getattr(current, attr, None)
+            except Exception:  # a property of the user's object: not a way to its code
+                nxt = None
+            if nxt is not None:
+                break
+        current = nxt
+    module = sys.modules.get(module_name) if module_name is not None else None
+    if module is not None and _is_user_namespace(module.__dict__):
+        found.append(module.__dict__)
+    unique = {id(namespace): namespace for namespace in found}
+    return list(unique.values())
+
+
+def _is_user_namespace(namespace: dict[str, Any]) -> bool:
+    origin = namespace.get("__file__")
+    if not isinstance(origin, str):
+        return True
+    return not os.path.realpath(origin).startswith((*system_dirs(), HOTMOD_DIR))
+
 
 class _SnapshotKeeper(threading.Thread):
-    """Refreshes the rebinder's snapshot of the module dict a few times a second, so constants
-    of modules the target imports while it runs can be re-bound at their first reload."""
+    """Refreshes the rebinder's snapshot of the module dict a few times a second and on every
+    file event (before the debounce lets it be applied), so constants and aliases of modules
+    the target imports while it runs can be re-bound at their first reload."""
 
     def __init__(self, reloader: Reloader, rebinder: _Rebinder, interval: float = 0.1) -> None:
         super().__init__(name="hotmod-index", daemon=True)
@@ -295,20 +381,53 @@ class _SnapshotKeeper(threading.Thread):
 
     def run(self) -> None:
         reloader = self._reloader
-        while not self._stop_event.wait(self._interval):
-            with reloader._lock:  # not while a reload swaps modules
-                if not reloader._pending:
-                    self._rebinder.snapshot = dict(sys.modules)
+        while True:
+            with reloader._scheduler.lock:  # notified by each file event (and by stop())
+                if not self._stop_event.is_set():
+                    reloader._scheduler.lock.wait(self._interval)
+            if self._stop_event.is_set():
+                return
+            # Under the lock no reload is half done: the modules are the ones a pending
+            # change will replace, so the snapshot is their "before".
+            with reloader._lock:
+                self._rebinder.snapshot = dict(sys.modules)
 
     def stop(self) -> None:
         self._stop_event.set()
+        with self._reloader._scheduler.lock:
+            self._reloader._scheduler.lock.notify_all()
         self.join()
+
+
+def _find_module_target(module_name: str) -> ModuleSpec:
+    """The spec of a module TARGET; one that does not exist is a usage error. Finding it
+    imports its parent packages, as running it would: an error raised by their code is the
+    program's own and propagates with its traceback."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not _is_prefix(exc.name, module_name):
+            raise
+        raise _UsageError(f"no module named {exc.name!r} on sys.path") from None
+    if spec is None:
+        raise _UsageError(f"no module named {module_name!r} on sys.path")
+    return spec
+
+
+def _is_prefix(name: str, dotted: str) -> bool:
+    return dotted == name or dotted.startswith(f"{name}.")
 
 
 def _resolve_function(module_name: str, function: str) -> Callable[[], object]:
     """Import ``module_name`` and return its attribute ``function`` (dotted), which must be
-    callable; a missing attribute is a usage error (the import itself may raise anything)."""
-    module = importlib.import_module(module_name)
+    callable; a missing module or attribute is a usage error (the import of an existing
+    module may raise anything)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not _is_prefix(exc.name, module_name):
+            raise  # a missing import inside the program
+        raise _UsageError(f"no module named {exc.name!r} on sys.path") from None
     func: Any = module
     for part in function.split("."):
         try:
@@ -368,12 +487,21 @@ def _import_all(package: str) -> ModuleType:
     return module
 
 
+def _watchable(*packages: str) -> Reloader:
+    """A Reloader of ``packages``; one hotmod refuses (the standard library, ...) is a usage
+    error."""
+    try:
+        return Reloader(*packages)
+    except HotmodError as exc:
+        raise _UsageError(str(exc)) from exc
+
+
 def _graph(args: argparse.Namespace) -> int:
     package: str = args.package
     if not _is_dotted(package):
         raise _UsageError(f"PKG must be an importable name such as 'myapp', not {package!r}")
     _import_all(package)
-    graph = Reloader(package).graph
+    graph = _watchable(package).graph
     print(_dot(graph, package) if args.dot else _tree(graph), end="")
     return 0
 
@@ -485,7 +613,7 @@ def _why(args: argparse.Namespace) -> int:
         _import_all(package)
     if name not in sys.modules:
         raise _Failure(f"{name} ({given}) could not be imported; nothing to explain")
-    graph = Reloader(*packages).graph
+    graph = _watchable(*packages).graph
     if name not in graph:
         raise _Failure(f"{name} is not a module hotmod reloads (not Python source of {top})")
     plan, skipped = graph.reload_plan([name], stop=_is_skipped)

@@ -12,14 +12,18 @@ given, and imports ``IPython.core.error`` lazily, inside the magic, to report us
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import sys
+import threading
+import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from hotmod._exceptions import HotmodError
 from hotmod._reloader import Reloader
-from hotmod._result import ReloadResult
+from hotmod._result import ReloadResult, user_traceback
 from hotmod._worker import SharedReloader, apply_pending, rebind
 
 __all__ = ["HotmodExtension", "load_ipython_extension", "unload_ipython_extension"]
@@ -124,12 +128,18 @@ class HotmodExtension:
         if reloader is None:
             return
         before = dict(sys.modules)
-        result = apply_pending(reloader)
+        with _report_failures_here() as reporting:
+            result = apply_pending(reloader)
         if result is None:
             return
         self.last = result
-        if not result.ok:
-            print(f"hotmod: {result}", file=sys.stderr)
+        if result.error is not None:
+            report = f"hotmod: {result}"
+            if reporting.dropped:  # the log would not show it: its traceback goes here
+                error = result.error
+                trace = traceback.format_exception(type(error), error, user_traceback(error))
+                report += "\n" + "".join(trace).rstrip("\n")
+            print(report, file=sys.stderr)
             return
         if not result.reloaded and not result.evicted:
             return
@@ -139,6 +149,41 @@ class HotmodExtension:
         if names:
             report += f"; re-bound {', '.join(names)}"
         print(report)
+
+
+class _FailureFilter(logging.Filter):
+    """On the "hotmod" logger while the extension applies changes: drops the record of a
+    failed reload when logging is not configured (no handler on the way to the root), where
+    logging's last-resort handler would print it to the cell's output next to the extension's
+    own report. A configured handler gets it as always."""
+
+    dropped = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._thread = threading.get_ident()  # another thread's reloads are not ours
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        is_result = isinstance(args, tuple) and len(args) == 1 and isinstance(args[0], ReloadResult)
+        ours = is_result and record.thread == self._thread and record.levelno >= logging.ERROR
+        if ours and not _LOG.hasHandlers():
+            self.dropped = True
+            return False
+        return True
+
+
+_LOG = logging.getLogger("hotmod")
+
+
+@contextlib.contextmanager
+def _report_failures_here() -> Iterator[_FailureFilter]:
+    failures = _FailureFilter()
+    _LOG.addFilter(failures)
+    try:
+        yield failures
+    finally:
+        _LOG.removeFilter(failures)
 
 
 def _usage_error(message: str) -> None:

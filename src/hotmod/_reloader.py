@@ -25,7 +25,7 @@ from hotmod._import_graph import ImportGraph
 from hotmod._import_parser import ImportParseError, parse_imports
 from hotmod._module_dict import all_modules, get_module, live_modules
 from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly, origin_namespace
-from hotmod._result import ReloadResult
+from hotmod._result import ReloadResult, user_traceback
 from hotmod._scheduler import Scheduler
 from hotmod._sources import SourceStore, SourceVersion, read_source
 from hotmod._transaction import Transaction
@@ -758,7 +758,8 @@ class Reloader:
             else:
                 logger.debug("%s", result)
         else:
-            logger.error("%s", result, exc_info=result.error)
+            error = result.error  # logged from the user's first frame; the error is untouched
+            logger.error("%s", result, exc_info=(type(error), error, user_traceback(error)))
         callback = self.on_reload
         if callback is not None:
             try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 
-__all__ = ["ReloadResult"]
+__all__ = ["ReloadResult", "user_traceback"]
 
 
 @dataclass(frozen=True)
@@ -69,18 +71,45 @@ def _describe(error: BaseException) -> str:
 
 
 def _location(error: BaseException) -> str:
-    """The deepest frame in the user's code (not the stdlib, site-packages or hotmod), else
-    the deepest frame."""
-    skip = (*system_dirs(), HOTMOD_DIR)
+    """The deepest frame in the user's code (not the stdlib, site-packages, hotmod, or code
+    compiled from a string: ``<frozen ...>``, ``<string>``, a library's generated wrapper),
+    else the deepest frame."""
+    skip = (*system_dirs(), HOTMOD_DIR, "<")
     tb = error.__traceback__
     last = user = None
     while tb is not None:
         last = tb
-        filename = tb.tb_frame.f_code.co_filename
-        if not filename.startswith(skip) and not filename.startswith("<frozen"):
+        if not tb.tb_frame.f_code.co_filename.startswith(skip):
             user = tb
         tb = tb.tb_next
     found = user or last
     if found is None:
         return ""
     return f" ({found.tb_frame.f_code.co_filename}, line {found.tb_lineno})"
+
+
+# importlib's own frames, which every import goes through (CPython hides them from the
+# traceback of an ``import`` statement, not from one of ``importlib.import_module``).
+_IMPORT_MACHINERY = ("<frozen importlib.", importlib.__file__ or "<no importlib file>")
+
+
+def user_traceback(error: BaseException) -> TracebackType | None:
+    """The traceback of ``error`` without hotmod's frames and the import machinery's.
+
+    What is logged for a failed reload starts at the user's code, the way pytest hides its
+    own frames. A new chain is built: ``error.__traceback__`` is left as it is. When every
+    frame is hotmod's (an error of hotmod itself), the whole traceback is returned.
+    """
+    kept: list[TracebackType] = []
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.startswith((HOTMOD_DIR, *_IMPORT_MACHINERY)):
+            kept.append(tb)
+        tb = tb.tb_next
+    if not kept:
+        return error.__traceback__
+    chain: TracebackType | None = None
+    for frame_tb in reversed(kept):
+        chain = TracebackType(chain, frame_tb.tb_frame, frame_tb.tb_lasti, frame_tb.tb_lineno)
+    return chain

@@ -28,8 +28,8 @@ from collections.abc import (
     Mapping,
     MutableMapping,
 )
-from types import FunctionType, ModuleType
-from typing import Any, TypeVar, overload
+from types import BuiltinFunctionType, FunctionType, ModuleType
+from typing import Any, TypeVar, cast, overload
 
 from hotmod import _api
 from hotmod._api import watch
@@ -165,7 +165,7 @@ def _registered(packages: tuple[str, ...]) -> Reloader | None:
 
 def _lookup(module: object, qualname: str) -> Any:
     """Follow ``qualname`` through namespace dicts (no attribute hooks run), or ``_MISSING``."""
-    if "<locals>" in qualname or not isinstance(module, ModuleType):
+    if "<locals>" in qualname or _module_dict(module) is None:
         return _MISSING
     current: Any = module
     for part in qualname.split("."):
@@ -178,35 +178,128 @@ def _lookup(module: object, qualname: str) -> Any:
     return current
 
 
+# Read through the descriptors of ``type`` and ``ModuleType`` themselves: no attribute hook of
+# a user object (a lazy object's ``__getattribute__``, a metaclass property) ever runs.
+_MODULE_DICT: Any = vars(ModuleType)["__dict__"]
+_CLASS_MODULE: Any = vars(type)["__module__"]
+_CLASS_QUALNAME: Any = vars(type)["__qualname__"]
+
+# Values of these types are constants that unrelated names share by accident: None, True,
+# small ints, interned strings, the empty tuple, builtin functions. Only a name that held the
+# very object under the same name in the old module (``from m import LIMIT``) follows them.
+_SHARED_VALUE_TYPES: frozenset[type] = frozenset(
+    {
+        type(None),
+        type(Ellipsis),
+        type(NotImplemented),
+        bool,
+        int,
+        float,
+        complex,
+        str,
+        bytes,
+        tuple,
+        frozenset,
+        range,
+        BuiltinFunctionType,
+    }
+)
+
+
+def _module_dict(value: object) -> dict[str, Any] | None:
+    """The namespace of a real module object, else None (never touches other objects)."""
+    if not issubclass(type(value), ModuleType):
+        return None
+    namespace = _MODULE_DICT.__get__(value)
+    return namespace if type(namespace) is dict else None
+
+
+def _defined_in(value: object) -> tuple[str, str] | None:
+    """``(module, qualname)`` of a function or class, read without running user code."""
+    kind = type(value)
+    if kind is FunctionType:
+        func = cast(FunctionType, value)
+        owner, qualname = func.__module__, func.__qualname__
+    elif issubclass(kind, type):
+        owner, qualname = _CLASS_MODULE.__get__(value), _CLASS_QUALNAME.__get__(value)
+    else:
+        return None
+    if type(owner) is str and type(qualname) is str:
+        return owner, qualname
+    return None
+
+
+class _OldGlobals:
+    """The globals of the old versions of the reloaded modules, looked up by identity.
+
+    Built on first use, once per ``rebind`` call: ``find(value)`` is the new module's value
+    for a name under which an old module held ``value`` (an alias: ``from m import n as foo``),
+    for objects whose identity means something (see ``_SHARED_VALUE_TYPES``).
+    """
+
+    def __init__(self, reloaded: Collection[str], before: Mapping[str, object]) -> None:
+        self._pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        live = sys.modules
+        for name in reloaded:
+            old, new = _module_dict(before.get(name)), _module_dict(live.get(name))
+            if old is not None and new is not None and old is not new:
+                self._pairs.append((old, new))
+        self._by_id: dict[int, tuple[str, dict[str, Any]]] | None = None
+
+    def same_name(self, key: str, value: object) -> Any:
+        """The new value of ``key`` when an old module held ``value`` under ``key``."""
+        for old, new in self._pairs:
+            if old.get(key, _MISSING) is value:
+                return new.get(key, _MISSING)
+        return _MISSING
+
+    def alias(self, value: object, reloaded: Collection[str]) -> Any:
+        """The new value of the name under which an old module held ``value``."""
+        if type(value) in _SHARED_VALUE_TYPES or _module_dict(value) is not None:
+            return _MISSING
+        defined = _defined_in(value)
+        if defined is not None and defined[0] not in reloaded:
+            return _MISSING  # a function or class of another module, reachable from here too
+        if self._by_id is None:
+            self._by_id = {}
+            for old, new in self._pairs:
+                for name, obj in old.items():
+                    if not (name.startswith("__") and name.endswith("__")):
+                        self._by_id.setdefault(id(obj), (name, new))
+        found = self._by_id.get(id(value))
+        if found is None:
+            return _MISSING
+        name, new = found
+        return new.get(name, _MISSING)
+
+
 def _replacement(
     key: str,
     value: object,
     reloaded: Collection[str],
-    before: Mapping[str, ModuleType] | None,
+    old_globals: _OldGlobals | None,
 ) -> Any:
     live = sys.modules
-    if isinstance(value, ModuleType):
-        name = value.__dict__.get("__name__")
-        if isinstance(name, str) and name in reloaded:
+    namespace = _module_dict(value)
+    if namespace is not None:
+        name = namespace.get("__name__")
+        if type(name) is str and name in reloaded:
             current = live.get(name)
             if current is not None:
                 return current
         return _MISSING
-    if isinstance(value, (FunctionType, type)):
-        owner = getattr(value, "__module__", None)
-        qualname = getattr(value, "__qualname__", None)
-        if isinstance(owner, str) and owner in reloaded and isinstance(qualname, str):
-            found = _lookup(live.get(owner), qualname)
-            if found is not _MISSING:
-                return found
-    if before is not None:
-        # ``from myapp.config import LIMIT``: same name, same object as in the old module.
-        for name in reloaded:
-            old, new = before.get(name), live.get(name)
-            if old is None or new is None or old is new:
-                continue
-            if old.__dict__.get(key, _MISSING) is value:
-                return new.__dict__.get(key, _MISSING)
+    defined = _defined_in(value)
+    if defined is not None and defined[0] in reloaded:
+        found = _lookup(live.get(defined[0]), defined[1])
+        if found is not _MISSING:
+            return found
+    if old_globals is not None:
+        # ``from myapp.config import LIMIT``: same name, same object as in the old module;
+        # ``from myapp.config import app as application``: same object, under another name.
+        found = old_globals.same_name(key, value)
+        if found is _MISSING:
+            found = old_globals.alias(value, reloaded)
+        return found
     return _MISSING
 
 
@@ -217,11 +310,21 @@ def rebind(
 ) -> list[str]:
     """Point the names of ``namespace`` that hold objects of reloaded modules at the new ones.
 
-    A name is re-bound when it holds a reloaded module, or a function or class defined in a
-    reloaded module (looked up again by ``__qualname__``, so ``from m import f as g`` works),
-    or, given ``before``, the very object the old module held under the same name (constants
-    imported with ``from m import LIMIT``). Objects the new module no longer defines keep
-    their old value.
+    A name is re-bound when it holds
+
+    - a reloaded module;
+    - a function or class defined in a reloaded module, looked up again by ``__qualname__``
+      (so ``from m import f as g`` works);
+    - given ``before``: the very object the old module held under the same name (constants:
+      ``from m import LIMIT``), or under another name (``from m import app as application``).
+      The second rule never applies to values that unrelated names share by accident (None,
+      booleans, numbers, strings, bytes, tuples, frozensets, builtin functions), nor to a
+      function or class defined outside the reloaded modules.
+
+    Objects the new module no longer defines keep their old value. Values are matched by type
+    and identity only: no attribute of a user object is read, so lazy objects (Django's
+    ``settings``) are never evaluated, and a name that cannot be handled is skipped without
+    stopping the others.
 
     Args:
         namespace: the dict to update, e.g. ``globals()`` of ``__main__`` or a notebook's
@@ -241,24 +344,33 @@ def rebind(
     if not reloaded:
         return []
     names = frozenset(reloaded)
+    old_globals = None if before is None else _OldGlobals(names, before)
     changed: list[str] = []
     for key, value in list(namespace.items()):
-        if key.startswith("__") and key.endswith("__"):
+        if type(key) is not str or (key.startswith("__") and key.endswith("__")):
             continue
-        new = _replacement(key, value, names, before)
-        if new is not _MISSING and new is not value:
-            namespace[key] = new
-            changed.append(key)
+        try:
+            new = _replacement(key, value, names, old_globals)
+            if new is not _MISSING and new is not value:
+                namespace[key] = new
+                changed.append(key)
+        except Exception:  # one odd name must not keep the others stale
+            logger.debug("cannot re-bind %r; it keeps its value", key, exc_info=True)
     return changed
 
 
-def _rebind_after(result: ReloadResult | None, namespace: MutableMapping[str, Any]) -> None:
-    """Re-bind ``namespace`` after a successful reload, unless it belongs to a reloaded module."""
+def _apply_and_rebind(reloader: Reloader, namespace: MutableMapping[str, Any]) -> None:
+    """Apply pending changes, then re-bind ``namespace``, unless it belongs to a reloaded
+    module (the old copy of a reloaded module: its new copy already has the new names)."""
+    if not reloader._pending:
+        return  # (a change seen from now on waits for the next safe point)
+    before = dict(sys.modules)  # the old modules, for constants and aliases
+    result = apply_pending(reloader)
     if result is None or not result.ok or not result.reloaded:
         return
     if namespace.get("__name__") in result.reloaded:
-        return  # the old copy of a reloaded module: its new copy already has the new names
-    names = rebind(namespace, result.reloaded)
+        return
+    names = rebind(namespace, result.reloaded, before)
     if names:
         logger.debug("re-bound %s in %s", ", ".join(names), namespace.get("__name__"))
 
@@ -281,10 +393,11 @@ class _Target:
         """Apply pending changes, unless a @reloading call is already running here."""
         if _depth.get():
             return
-        result = apply_pending(self.shared.reloader)
         globals_: Any = getattr(self.last, "__globals__", None)
         if isinstance(globals_, dict):
-            _rebind_after(result, globals_)
+            _apply_and_rebind(self.shared.reloader, globals_)
+        else:
+            apply_pending(self.shared.reloader)
 
     def newest(self) -> Callable[..., Any]:
         """The function's current definition, unwrapped; the last good one if it vanished."""
@@ -468,8 +581,9 @@ def loop(iterable: Iterable[T], *packages: str, **options: Any) -> Iterator[T]:
     For workers written as ``for job in queue:``. The changes are applied after the next item
     arrived (so a change saved while the worker waited is in place for that item) and before the
     loop body runs, in the loop's thread. Afterwards the names of the calling namespace that hold
-    functions, classes or modules of reloaded modules are re-bound to the new ones, so
-    ``from myapp.jobs import handle`` at the top of a worker script keeps working.
+    objects of reloaded modules are re-bound to the new ones (the rules of ``rebind``, with the
+    modules as they were before the reload), so ``from myapp.jobs import handle`` or
+    ``from myapp.config import LIMIT`` at the top of a worker script keeps working.
 
     Args:
         iterable: the items to process, e.g. ``iter(queue.get, None)`` or ``sys.stdin``.
@@ -508,5 +622,5 @@ def _loop(items: Iterator[T], shared: SharedReloader, caller: dict[str, Any]) ->
             item = next(items)
         except StopIteration:
             return
-        _rebind_after(apply_pending(shared.reloader), caller)
+        _apply_and_rebind(shared.reloader, caller)
         yield item

@@ -25,6 +25,7 @@ def test_reloader_signature() -> None:
         ("polling", inspect.Parameter.KEYWORD_ONLY, False),
         ("on_reload", inspect.Parameter.KEYWORD_ONLY, None),
         ("background", inspect.Parameter.KEYWORD_ONLY, True),
+        ("adapters", inspect.Parameter.KEYWORD_ONLY, None),
     ]
     reload_params = inspect.signature(hotmod.Reloader.reload).parameters
     assert [(p.name, p.kind) for p in reload_params.values()] == [

@@ -42,7 +42,7 @@ def expected_values(code: str) -> list[object]:
 
 def test_readme_has_snippets_for_each_usage_form() -> None:
     names = {name for name, _ in snippets()}
-    assert {"quickstart", "watch", "watching", "reloading", "manual"} <= names
+    assert {"quickstart", "watch", "watching", "reloading", "manual", "adapter"} <= names
 
 
 @pytest.mark.parametrize(("name", "code"), snippets(), ids=[name for name, _ in snippets()])

@@ -7,6 +7,8 @@ import types
 import hotmod
 
 INCLUDED_PRIVATE_MEMBERS = ["__version__"]
+# public subpackages: a namespace of their own, with their own __all__
+PUBLIC_SUBPACKAGES = ["adapters"]
 
 
 def test_all_is_sorted() -> None:
@@ -25,13 +27,29 @@ def test_all_imports_are_exported() -> None:
 
 
 def test_no_public_submodule_attributes() -> None:
-    # Submodules are private (``_reloader``...): nothing public is a module object.
+    # Submodules are private (``_reloader``...): nothing public is a module object, but the
+    # public subpackages.
     modules = [
         member
         for member, value in vars(hotmod).items()
-        if isinstance(value, types.ModuleType) and not member.startswith("_")
+        if isinstance(value, types.ModuleType)
+        and not member.startswith("_")
+        and member not in PUBLIC_SUBPACKAGES
     ]
     assert modules == []
+
+
+def test_adapters_subpackage_surface() -> None:
+    import hotmod.adapters
+
+    assert hotmod.adapters.__all__ == sorted(hotmod.adapters.__all__)
+    public = sorted(
+        member
+        for member, value in vars(hotmod.adapters).items()
+        if not member.startswith("_") and not isinstance(value, types.ModuleType)
+    )
+    assert hotmod.adapters.__all__ == public
+    assert hotmod.adapters.AdapterError is hotmod.AdapterError
 
 
 def test_every_exported_name_resolves() -> None:

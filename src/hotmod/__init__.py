@@ -5,8 +5,10 @@ dependency order, without restarting the process; if anything fails, the previou
 put back and the process keeps running its last good code.
 """
 
+from hotmod import _observed
 from hotmod._api import watch, watching
 from hotmod._exceptions import (
+    AdapterError,
     ArgumentTypeError,
     HotmodError,
     NotWatchedError,
@@ -22,7 +24,10 @@ from hotmod._transaction import previous
 from hotmod._version import __version__
 from hotmod._worker import loop, rebind, reloading
 
+_observed.install()  # imports that modules make at run time are edges too, from here on
+
 __all__ = [
+    "AdapterError",
     "ArgumentTypeError",
     "HotmodError",
     "ImportGraph",

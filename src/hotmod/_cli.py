@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import itertools
 import logging
 import os
 import pkgutil
@@ -516,19 +517,20 @@ def _tree(graph: ImportGraph) -> str:
     lines: list[str] = []
     expanded: set[str] = set()
 
-    def show(name: str, depth: int, path: tuple[str, ...]) -> None:
+    def show(name: str, depth: int, path: tuple[str, ...], how: str = "") -> None:
         pad = "  " * depth
         if name in path:
-            lines.append(f"{pad}{name} (cycle)")
+            lines.append(f"{pad}{name}{how} (cycle)")
             return
         deps = sorted(graph.dependencies(name))
         if name in expanded and deps:
-            lines.append(f"{pad}{name} ...")
+            lines.append(f"{pad}{name}{how} ...")
             return
-        lines.append(f"{pad}{name}")
+        lines.append(f"{pad}{name}{how}")
         expanded.add(name)
+        observed = graph.observed(name)
         for dep in deps:
-            show(dep, depth + 1, (*path, name))
+            show(dep, depth + 1, (*path, name), " (imported at run time)" * (dep in observed))
 
     for name in modules:
         if not graph.importers(name):
@@ -545,8 +547,10 @@ def _dot(graph: ImportGraph, package: str) -> str:
     for name in sorted(graph.modules):
         lines.append(f"  {_quote(name)};")
     for name in sorted(graph.modules):
+        observed = graph.observed(name)
         for dep in sorted(graph.dependencies(name)):
-            lines.append(f"  {_quote(name)} -> {_quote(dep)};")
+            style = ' [style=dashed, label="run time"]' if dep in observed else ""
+            lines.append(f"  {_quote(name)} -> {_quote(dep)}{style};")
     lines.append("}")
     return "".join(f"{line}\n" for line in lines)
 
@@ -655,7 +659,11 @@ def _explain(
             reason = "the changed module"
         else:
             chain = chains.get(member, [member, name])
-            reason = "imports " + ", which imports ".join(chain[1:])
+            links = [
+                f"{dep} (imported at run time)" if dep in graph.observed(user) else dep
+                for user, dep in itertools.pairwise(chain)
+            ]
+            reason = "imports " + ", which imports ".join(links)
         if len(component) > 1:
             others = ", ".join(m for m in component if m != member)
             reason += f" (in an import cycle with {others})"

@@ -6,7 +6,8 @@ The tree, with the builtin each class also derives from where the API promises o
      ├── PackageNotFoundError (ModuleNotFoundError)  a watched package name cannot be imported
      ├── NotWatchedError (ValueError)                a reload target lies outside what is watched
      ├── ArgumentTypeError (TypeError)               an argument of the wrong type
-     └── ReloaderStateError (RuntimeError)           an illegal lifecycle step, e.g. start() twice
+     ├── ReloaderStateError (RuntimeError)           an illegal lifecycle step, e.g. start() twice
+     └── AdapterError                                an adapter failed: the reload rolled back
 
 Errors raised by *user code* while a module re-executes (SyntaxError, NameError, ...) are never
 wrapped: they are returned in ``ReloadResult.error`` exactly as raised.
@@ -15,6 +16,7 @@ wrapped: they are returned in ``ReloadResult.error`` exactly as raised.
 from __future__ import annotations
 
 __all__ = [
+    "AdapterError",
     "ArgumentTypeError",
     "HotmodError",
     "NotWatchedError",
@@ -60,3 +62,22 @@ class ArgumentTypeError(HotmodError, TypeError):
 
 class ReloaderStateError(HotmodError, RuntimeError):
     """A lifecycle method was called in a state that does not allow it."""
+
+
+class AdapterError(HotmodError):
+    """An adapter (``hotmod.adapters``) raised during a reload, which was rolled back.
+
+    Returned in ``ReloadResult.error``, never raised to the caller. ``adapter`` is the
+    adapter's name, ``phase`` is ``"detach"`` or ``"commit"`` and ``error`` (also the
+    ``__cause__``) is the exception it raised.
+    """
+
+    def __init__(self, adapter: str, phase: str, error: BaseException) -> None:
+        self.adapter = adapter
+        self.phase = phase
+        self.error = error
+        super().__init__(
+            f"adapter {adapter} failed in {phase}: {type(error).__name__}: {error}; every "
+            "adapter's registry was put back as it was (fix the adapter, or leave it out "
+            "with Reloader(adapters=[...]))"
+        )

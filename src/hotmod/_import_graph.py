@@ -35,6 +35,9 @@ class ImportGraph:
         self._order: dict[str, int] = {}
         self._refs: dict[str, tuple[str, ...]] = {}  # parsed references, unresolved, sorted
         self._bound: dict[str, tuple[str, ...]] = {}  # modules seen in the globals, sorted
+        # modules seen imported while the module's top-level code ran (exact names); kept
+        # while either is out of the graph (not imported yet, or evicted in lazy mode)
+        self._observed: dict[str, frozenset[str]] = {}
         # direct dependencies, latest-imported first (the planner pops the earliest first)
         self._deps: dict[str, tuple[str, ...]] = {}
         self._rdeps: dict[str, set[str]] = {}  # direct importers; absent when there are none
@@ -61,6 +64,14 @@ class ImportGraph:
         """The watched modules that import ``name`` directly."""
         return set(self._rdeps.get(name, ()))
 
+    def observed(self, name: str) -> set[str]:
+        """The watched modules ``name`` was seen importing at run time and that its source
+        does not import by name (``import_module(f"...{x}")``, ``include("app.urls")``)."""
+        found = set(self._observed.get(name, ())).intersection(self._deps.get(name, ()))
+        found.difference_update(self._bound.get(name, ()))
+        found.difference_update(map(self._longest_module_prefix, self._refs.get(name, ())))
+        return found
+
     def dependents(self, name: str) -> set[str]:
         """Every watched module that imports ``name`` directly or transitively."""
         seen, _ = self._closure((name,), lambda _: False)
@@ -80,7 +91,10 @@ class ImportGraph:
         stale = [
             user for user, refs in self._refs.items() if any(_has_prefix_in(r, new) for r in refs)
         ]
-        for user in stale:
+        stale.extend(
+            user for user, seen in self._observed.items() if user in new or not seen.isdisjoint(new)
+        )
+        for user in dict.fromkeys(stale):
             self._resolve(user)
 
     def renumber(self, order: Mapping[str, int]) -> None:
@@ -119,6 +133,23 @@ class ImportGraph:
         """Replace the modules the binding scan found in the globals of ``name``."""
         self._store(self._bound, name, bound)
 
+    def add_observed(self, importer: str, imported: str) -> None:
+        """Note that ``imported`` was imported while the top-level code of ``importer`` ran:
+        an edge like a parsed import, from when both are in the graph on.
+
+        An import that the parsed references of ``importer`` explain is left out: that edge
+        is the parser's, and goes when an edit removes the import statement. The others stay
+        (an edit that stops a dynamic import costs an extra re-execution, never a missed one).
+        """
+        seen = self._observed.get(importer, frozenset())
+        if imported in seen:
+            return
+        prefix = imported + "."
+        if any(ref == imported or ref.startswith(prefix) for ref in self._refs.get(importer, ())):
+            return
+        self._observed[importer] = seen | {imported}
+        self._resolve(importer)
+
     def _store(self, table: dict[str, tuple[str, ...]], name: str, values: Iterable[str]) -> None:
         packed = tuple(sorted(values))
         if table.get(name, ()) == packed:
@@ -138,6 +169,7 @@ class ImportGraph:
             if target is not None:
                 targets.add(target)
         targets.update(m for m in self._bound.get(name, ()) if m in self._order)
+        targets.update(m for m in self._observed.get(name, ()) if m in self._order)
         targets.discard(name)
         old = self._deps.get(name, ())
         if len(old) == len(targets) and targets.issuperset(old):

@@ -25,10 +25,13 @@ from hotmod._import_graph import ImportGraph
 from hotmod._import_parser import ImportParseError, parse_imports
 from hotmod._module_dict import all_modules, get_module, live_modules
 from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly, origin_namespace
+from hotmod._observed import install as observe_imports
+from hotmod._observed import observed_count, observed_since
 from hotmod._result import ReloadResult, user_traceback
 from hotmod._scheduler import Scheduler
 from hotmod._sources import SourceStore, SourceVersion, read_source
 from hotmod._transaction import Transaction
+from hotmod.adapters._base import Adapter, AdapterRun, check_adapters, select
 
 if TYPE_CHECKING:
     from hotmod._watcher import FileEvent, Watcher
@@ -90,6 +93,12 @@ class Reloader:
             not; exceptions it raises are logged.
         background: with ``True`` (default) ``start()`` applies changes in a background thread;
             with ``False`` it only watches, and changes wait for ``check()`` (safe points).
+        adapters: the registries that take part in reloads (``hotmod.adapters``). None
+            (default): the built-in adapters (logging handlers, atexit functions, and each
+            framework's once it is imported) and those given to ``hotmod.adapters.register``,
+            as they are at each reload. A sequence of ``Adapter`` instances: exactly those, in
+            that order (``hotmod.adapters.builtin("logging")`` names a built-in one). ``()``:
+            none.
 
     Raises:
         PackageNotFoundError: a package cannot be found (a ``ModuleNotFoundError``).
@@ -113,6 +122,7 @@ class Reloader:
         polling: bool = False,
         on_reload: OnReload | None = None,
         background: bool = True,
+        adapters: Sequence[Adapter[Any]] | None = None,
     ) -> None:
         given: object = paths  # checked at run time: callers pass anything
         if isinstance(paths, (str, os.PathLike)):
@@ -142,11 +152,14 @@ class Reloader:
         self.polling = _default_polling(polling)
         self.background = background
         self.on_reload = on_reload
+        self._adapters = check_adapters(adapters)
         self._live = live_modules()
         self._index = ModuleIndex(packages, paths, self._live)
         self.packages = self._index.packages
         self.paths = self._index.paths
         self._graph = ImportGraph()
+        observe_imports()
+        self._observed_at = 0  # position in the imports observed at run time (all, at first)
         # module with a module-level __getattr__ -> size of its globals at its last binding
         # scan: one whose globals grew since (a lazily imported attribute cached by its
         # __getattr__) is scanned again before the next plan.
@@ -196,9 +209,10 @@ class Reloader:
     @property
     def graph(self) -> ImportGraph:
         """The import graph of the watched modules (``dependencies()``, ``dependents()``)."""
-        if self._unparsed:
+        if self._unparsed or observed_count() != self._observed_at:
             with self._lock:
                 self._parse_pending()
+                self._add_observed()
         return self._graph
 
     @property
@@ -560,6 +574,7 @@ class Reloader:
             for name in skipped:
                 if self._is_skipped(name):  # the others lost their file: warned about
                     self._log_skipped(name, sources)
+            adapters = select(self._adapters)
             transaction = Transaction(
                 plan,
                 changed={name: data for name, (data, _) in sources.items()},
@@ -567,6 +582,7 @@ class Reloader:
                 version_of=self._loaded_version,
                 eager=self.eager,
                 is_watched=lambda name, module: self._index.record_for(name, module) is not None,
+                adapters=AdapterRun(adapters) if adapters else None,
             )
             try:
                 outcome = transaction.run()
@@ -674,6 +690,7 @@ class Reloader:
         """The graph's reload plan, reused while the graph and the skip marks are unchanged
         (saving the same file again is the common case)."""
         self._parse_pending()
+        self._add_observed()
         self._rescan_grown()
         cached = self._last_plan
         if (
@@ -819,6 +836,16 @@ class Reloader:
             module = live.get(name)
             if module is not None and len(self._globals(name, module)) != size:
                 self._scan(name, module)
+
+    def _add_observed(self) -> None:
+        """Add to the graph the imports observed at run time since the last look."""
+        pairs, self._observed_at = observed_since(self._observed_at)
+        graph, index = self._graph, self._index
+        for importer, imported in pairs:
+            if (importer in graph or index.covers_name(importer)) and (
+                imported in graph or index.covers_name(imported)
+            ):
+                graph.add_observed(importer, imported)
 
     def _parse_pending(self) -> None:
         unparsed, self._unparsed = self._unparsed, {}

@@ -30,11 +30,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec, SourceFileLoader
 from types import CodeType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotmod._code_cache import CodeCache, CodeLoader, StatKey, discard_bytecode
 from hotmod._module_dict import live_modules, rebound_modules
 from hotmod._module_index import origin_namespace
+from hotmod._observed import note_import
+
+if TYPE_CHECKING:
+    from hotmod.adapters._base import AdapterRun
 
 __all__ = ["Outcome", "Transaction", "previous"]
 
@@ -152,6 +156,8 @@ class _PlanFinder:
         spec = self._make_spec(fullname)
         if spec is None:
             self.requested.append(fullname)
+        else:
+            note_import(fullname)  # an import at run time, as the observing finder notes
         return spec
 
     def invalidate_caches(self) -> None:
@@ -218,6 +224,8 @@ class Transaction:
         eager: re-import right away (True) or only evict (False).
         is_watched: whether a module is one of the watched ones (for cleaning up after a
             failed attempt: only watched first-time imports are removed again).
+        adapters: the registries taking part (``hotmod.adapters``): detached before the
+            eviction, committed after the re-imports, restored after a rollback.
     """
 
     def __init__(
@@ -229,6 +237,7 @@ class Transaction:
         version_of: Callable[[str], StatKey | None],
         eager: bool,
         is_watched: Callable[[str, object], bool],
+        adapters: AdapterRun | None = None,
     ) -> None:
         self._plan = plan
         self._order = [name for component in plan for name in component]
@@ -241,6 +250,7 @@ class Transaction:
         self.newer_files: dict[str, CodeType] = {}
         self._eager = eager
         self._is_watched = is_watched
+        self._adapters = adapters
         self._live = live_modules()
         self._visible = rebound_modules()
         self._old: dict[str, ModuleType] = {}
@@ -304,6 +314,12 @@ class Transaction:
         except Exception as exc:  # user code failed to compile: nothing was touched yet
             return Outcome(error=exc, rolled_back=True)
         evict_order = tuple(reversed(order))
+        adapters = self._adapters
+        if adapters is not None:
+            try:
+                adapters.detach({name: self._old[name] for name in evict_order})
+            except Exception as exc:  # an AdapterError; the adapters restored themselves
+                return Outcome(error=exc, rolled_back=True)
         _previous.update(self._old)
         self._dispose(evict_order)
         finder = _PlanFinder(self._spec_for)
@@ -311,6 +327,8 @@ class Transaction:
             self._evict(evict_order)
             if not self._eager:
                 # (the changed files' stale .pyc went in _prepare: the next import compiles)
+                if adapters is not None:
+                    adapters.commit({})
                 return Outcome(evicted=evict_order)
             _imp.acquire_lock()  # other threads' imports read sys.meta_path under it
             sys.meta_path.insert(0, finder)
@@ -331,8 +349,12 @@ class Transaction:
                 _imp.acquire_lock()
                 sys.meta_path.remove(finder)
                 _imp.release_lock()
+            if adapters is not None:
+                adapters.commit({name: live[name] for name in order if name in live})
         except BaseException as exc:
             self._rollback(finder.requested)
+            if adapters is not None:
+                adapters.restore()
             if isinstance(exc, KeyboardInterrupt):
                 raise
             return Outcome(evicted=evict_order, error=exc, rolled_back=True)

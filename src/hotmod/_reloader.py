@@ -31,7 +31,8 @@ from hotmod._result import ReloadResult, user_traceback
 from hotmod._scheduler import Scheduler
 from hotmod._sources import SourceStore, SourceVersion, read_source
 from hotmod._transaction import Transaction
-from hotmod.adapters._base import Adapter, AdapterRun, check_adapters, select
+from hotmod.adapters._base import Adapter, AdapterRun, check_adapters
+from hotmod.adapters._base import select as select_adapters
 
 if TYPE_CHECKING:
     from hotmod._watcher import FileEvent, Watcher
@@ -574,7 +575,7 @@ class Reloader:
             for name in skipped:
                 if self._is_skipped(name):  # the others lost their file: warned about
                     self._log_skipped(name, sources)
-            adapters = select(self._adapters)
+            adapters = select_adapters(self._adapters)
             transaction = Transaction(
                 plan,
                 changed={name: data for name, (data, _) in sources.items()},

@@ -204,7 +204,12 @@ class Reloader:
 
     @property
     def _pending(self) -> bool:
-        """Changes are waiting to be applied (for tests and the CLI's index thread)."""
+        """Changes are waiting to be applied (safe points ask before they prepare for one).
+
+        In a process forked from a watching one, first takes what the parent sent."""
+        parent = self._parent
+        if parent is not None and self._parent_reader is None:
+            self._receive_from(parent)
         return bool(self._scheduler)
 
     @property
@@ -271,10 +276,7 @@ class Reloader:
         Does not wait for the debounce. Returns None when nothing is pending (or every pending
         change turned out to be a no-op save), else the ``ReloadResult``.
         """
-        parent = self._parent
-        if parent is not None and self._parent_reader is None:
-            self._receive_from(parent)
-        if not self._scheduler:
+        if not self._pending:
             return None
         return self._apply_pending(raise_interrupt=True)
 

@@ -2,10 +2,13 @@
 
 Re-executing an unchanged dependent should cost its execution, not a trip through the import
 system's bytecode cache (stat, read, validate and unmarshal the ``.pyc``). The cache holds the code
-object of every module hotmod has re-executed, keyed by the source file's stat signature; a file
-that changed on disk is compiled again. Changed files are always compiled from the exact bytes
-hotmod read and hashed, never from a ``.pyc``: CPython trusts a ``.pyc`` whose recorded mtime (in
-whole seconds) and size match the source, so a quick same-size edit would run old bytecode.
+object of every module hotmod has re-executed, with the ``__spec__`` object of the module it ran
+in: a module re-executed by anything else (``importlib.reload``, IPython's autoreload, a re-import
+after ``del sys.modules[name]``) gets a new spec from the import system, and is then compiled
+again from its file as it is now, which is what that other re-execution ran. Changed files are
+always compiled from the exact bytes hotmod read and hashed, never from a ``.pyc``: CPython
+trusts a ``.pyc`` whose recorded mtime (in whole seconds) and size match the source, so a quick
+same-size edit would run old bytecode.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import importlib.util
 import os
 from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
-from types import CodeType
+from types import CodeType, ModuleType
 
-__all__ = ["CodeCache", "CodeLoader", "discard_bytecode", "stat_key"]
+__all__ = ["CodeCache", "CodeLoader", "discard_bytecode", "spec_of", "stat_key"]
 
 StatKey = int
 
@@ -26,6 +29,18 @@ def stat_key(st: os.stat_result) -> StatKey:
     """What identifies one version of a file without reading it: modification and change
     times, size and inode, hashed into one int (kept for every watched file, so small)."""
     return hash((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
+
+
+def spec_of(module: object) -> object:
+    """The ``__spec__`` in a module's globals: what identifies one execution of the module.
+
+    hotmod gives a module it re-executes the spec object of the module it replaces; the import
+    system (an import, ``importlib.reload``) sets a spec it has just found. None for an object
+    that is not a module (read from its type, so no attribute hook of a user object runs).
+    """
+    if not issubclass(type(module), ModuleType):
+        return None
+    return module.__dict__.get("__spec__")
 
 
 class CodeLoader(SourceFileLoader):
@@ -68,34 +83,48 @@ class CodeCache:
     An entry is always the code of the file version the running module came from: the
     reloader replaces it when a change is applied and drops it when the module is no longer
     loaded. So a dependent that is re-executed costs one dict lookup, no file access; an edit
-    to its file that is not applied yet is a change of its own, applied as such.
+    to its file that is not applied yet is a change of its own, applied as such. An entry
+    holds the spec of the module the code ran in, and serves only a module with that spec:
+    one re-executed by someone else is not running this code any more.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, CodeType] = {}
+        self._entries: dict[str, tuple[CodeType, object]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def cached(self, name: str) -> CodeType | None:
-        """The code the module was loaded from, when it is in memory."""
-        return self._entries.get(name)
+    def cached(self, name: str, module: object) -> CodeType | None:
+        """The code ``module`` (the live module ``name``) was loaded from, when in memory."""
+        entry = self._entries.get(name)
+        if entry is None or entry[1] is not spec_of(module):
+            return None
+        return entry[0]
 
-    def put(self, name: str, code: CodeType) -> None:
-        """Record the code the module now runs."""
-        self._entries[name] = code
+    def put(self, name: str, code: CodeType, module: object) -> None:
+        """Record the code ``module`` (now the live module ``name``) runs."""
+        spec = spec_of(module)
+        if spec is None:
+            self._entries.pop(name, None)
+        else:
+            self._entries[name] = (code, spec)
 
     def forget(self, name: str) -> None:
         """Drop the entry of a module."""
         self._entries.pop(name, None)
 
     def code_for(
-        self, name: str, loader: SourceFileLoader, loaded: Callable[[], StatKey | None]
+        self,
+        name: str,
+        module: object,
+        loader: SourceFileLoader,
+        loaded: Callable[[], StatKey | None],
     ) -> tuple[CodeType, StatKey | None]:
         """The code an unchanged module re-executes.
 
         Args:
             name: the module.
+            module: the live module of that name (the new one runs with its spec).
             loader: its loader, used on a miss.
             loaded: returns the stat signature of the version the module was loaded from
                 (called on a miss only).
@@ -107,7 +136,7 @@ class CodeCache:
             look valid), ``newer`` is that version's signature, and it is not cached: the
             caller puts it once the reload that runs it succeeds.
         """
-        code = self._entries.get(name)
+        code = self.cached(name, module)
         if code is not None:
             return code, None
         path = loader.path
@@ -119,6 +148,6 @@ class CodeCache:
             code = SourceFileLoader.get_code(loader, name)
             if not isinstance(code, CodeType):  # pragma: no cover - defensive
                 raise ImportError(f"no code for {name} from {path}", name=name)
-            self._entries[name] = code
+            self.put(name, code, module)
             return code, None
         return compile(loader.get_data(path), path, "exec", dont_inherit=True), current

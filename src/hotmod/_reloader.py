@@ -29,7 +29,7 @@ from hotmod._observed import install as observe_imports
 from hotmod._observed import observed_count, observed_since
 from hotmod._result import ReloadResult, user_traceback
 from hotmod._scheduler import Scheduler
-from hotmod._sources import SourceStore, SourceVersion, read_source
+from hotmod._sources import LOADED, SourceStore, SourceVersion, read_source, runs_current_file
 from hotmod._transaction import Transaction
 from hotmod.adapters._base import Adapter, AdapterRun, check_adapters
 from hotmod.adapters._base import select as select_adapters
@@ -188,7 +188,7 @@ class Reloader:
         # The paths the watcher (or the parent process) reported and when they are due.
         self._scheduler = Scheduler(float(debounce), self._children.send)
         with self._lock:
-            self._refresh_index(force=True, initial=True)
+            self._refresh_index(force=True)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -293,6 +293,11 @@ class Reloader:
                 )
             self._start_watcher()
             self._scheduler.restart()
+            # Files may have changed while nothing watched them (before this start, or since a
+            # stop()): compare each with the version its module was loaded from, as after an
+            # event queue overflow. Read when applied, so nothing falls between it and the
+            # watcher's first event.
+            self._scheduler.add([(_RESCAN_ALL, False)])
             if self.background:
                 self._thread = self._start_thread(self._apply_loop, "reloader")
             self._state = State.RUNNING
@@ -646,11 +651,13 @@ class Reloader:
             if record is None:
                 continue
             self._sources.set_loaded(record.path, version)
+            module = self._live.get(name)
+            LOADED.record(name, module, record.path, version)
             code = compiled.get(name)
             if code is None:
                 self._codes.forget(name)
             else:
-                self._codes.put(name, code)
+                self._codes.put(name, code, module)
             self._unparsed[name] = data
         for name, code in newer_files.items():
             # A dependent ran its file as it is now (an edit not applied yet): that is the
@@ -663,7 +670,9 @@ class Reloader:
             except OSError:
                 continue
             self._sources.set_loaded(record.path, version)
-            self._codes.put(name, code)
+            module = self._live.get(name)
+            LOADED.record(name, module, record.path, version)
+            self._codes.put(name, code, module)
             self._unparsed[name] = data
         # Only what this reload imported for the first time, or (lazy) evicted, changed the
         # index: look at those names, not at every loaded module.
@@ -719,7 +728,7 @@ class Reloader:
                         return False
                 elif self._is_skipped(name):  # another object, or only in sys.modules
                     return False
-                if (missing or code_of(name) is None) and self._is_gone(name):
+                if (missing or code_of(name, module) is None) and self._is_gone(name):
                     return False
         return True
 
@@ -743,7 +752,7 @@ class Reloader:
         if record is None:
             return False
         path = record.path
-        if path not in self._missing and self._codes.cached(name) is not None:
+        if path not in self._missing and self._codes.cached(name, get_module(name)) is not None:
             return False
         if os.path.exists(path):
             self._missing.discard(path)
@@ -790,15 +799,14 @@ class Reloader:
 
     # -- index -----------------------------------------------------------------------------
 
-    def _refresh_index(
-        self, *, force: bool = False, names: Iterable[str] | None = None, initial: bool = False
-    ) -> None:
+    def _refresh_index(self, *, force: bool = False, names: Iterable[str] | None = None) -> None:
         modules = all_modules()  # with sys.modules rebound, what only it holds too
         added, removed = self._index.sync(modules, force=force, names=names)
         for name in removed:
             self._graph.remove_module(name)
             self._codes.forget(name)
             self._lazy_modules.pop(name, None)
+            LOADED.forget(name)
         if not added:
             return
         self._graph.add_modules({record.name: record.seq for record in added})
@@ -807,13 +815,18 @@ class Reloader:
                 data, version = read_source(record.path)
             except OSError:
                 continue
-            # The version a module was loaded from is only known for modules loaded before
-            # the Reloader was created. One imported later may have been edited between its
-            # import and now, and an edit must never be taken for what is running: its loaded
-            # version stays unknown until its first change is applied (at worst one extra
-            # reload, for a save that changed nothing).
-            if initial:
-                self._sources.set_loaded(record.path, version)
+            # An edit must never be taken for what is running: the loaded version is the one
+            # recorded when hotmod (any Reloader) last loaded or saw this module, else the file
+            # as it is now only when the evidence shows the module was imported from it. Else
+            # it stays unknown, and the module reloads at start() or at its next event (at
+            # worst once for nothing).
+            module = modules.get(record.name)
+            loaded = LOADED.get(record.name, module, record.path)
+            if loaded is None and runs_current_file(record.name, module, record.path, data):
+                loaded = version
+                LOADED.record(record.name, module, record.path, version)
+            if loaded is not None:
+                self._sources.set_loaded(record.path, loaded)
             self._parse_into_graph(record, data)
         for record in added:
             module = modules.get(record.name)
@@ -919,6 +932,7 @@ class Reloader:
         """Turn reported paths into changed sources (real edits of imported watched modules)
         and reload them."""
         self._refresh_index()
+        reported = frozenset(paths)  # a rescan's unchanged files go unmentioned
         if _RESCAN_ALL in paths:
             paths.remove(_RESCAN_ALL)
             paths = list(dict.fromkeys([*paths, *(record.path for record in self._index)]))
@@ -948,7 +962,8 @@ class Reloader:
                 continue
             self._missing.discard(record.path)
             if found is None:
-                logger.debug("%s saved without a change: nothing to reload", path)
+                if path in reported:
+                    logger.debug("%s saved without a change: nothing to reload", path)
                 continue
             sources[name] = found
             changed.append(Path(record.path))

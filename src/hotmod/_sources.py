@@ -3,17 +3,44 @@
 A file event only says something happened to a file. Comparing the file's stat signature, then
 its content digest, with what was last loaded tells a real edit from a touch, a re-save of the
 same bytes or a branch switch that restored them: only a real edit reloads.
+
+What each module runs is also kept process-wide (``LOADED``), outliving any one Reloader: a
+Reloader created or started later compares every watched file with the version its module was
+loaded from, so an edit made while nothing was watching is applied, never taken as the baseline.
+A module no Reloader has loaded or seen yet is judged by ``runs_current_file``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import sys
+import time
 from dataclasses import dataclass
+from functools import cache
 
-from hotmod._code_cache import StatKey, stat_key
+from hotmod._code_cache import StatKey, spec_of, stat_key
+from hotmod._module_dict import live_modules
 
-__all__ = ["SourceStore", "SourceVersion"]
+__all__ = ["LOADED", "LoadedVersions", "SourceStore", "SourceVersion", "runs_current_file"]
+
+
+class _ImportClock:
+    """First on ``sys.meta_path`` from hotmod's import on: finds nothing, and notes when each
+    module that is not loaded was looked for, a time before its file is read."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname not in _LIVE and fullname not in sys.modules:
+            _looked_up[fullname] = time.time()
+
+    def invalidate_caches(self) -> None:
+        """Nothing cached here."""
+
+
+_LIVE = live_modules()
+_looked_up: dict[str, float] = {}  # module name -> when it was last looked for, not loaded
+sys.meta_path.insert(0, _ImportClock())
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +101,113 @@ class SourceStore:
             self._loaded[path] = version
             return None
         return data, version
+
+
+class LoadedVersions:
+    """The version of its file each loaded module was executed from, for the whole process.
+
+    An entry is kept with the ``__spec__`` of the module it describes (see
+    ``hotmod._code_cache.spec_of``) and is only believed for a module with that spec: a module
+    re-executed by something other than hotmod (``importlib.reload``, a re-import) gets a new
+    one, and its entry no longer counts.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[object, str, SourceVersion]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, name: str, module: object, path: str) -> SourceVersion | None:
+        """The version of ``path`` that ``module`` (the live module ``name``) runs, if known."""
+        entry = self._entries.get(name)
+        if entry is None or entry[1] != path or entry[0] is not spec_of(module):
+            return None
+        return entry[2]
+
+    def record(self, name: str, module: object, path: str, version: SourceVersion) -> None:
+        """Record that ``module`` (now the live module ``name``) runs ``version`` of ``path``."""
+        spec = spec_of(module)
+        if spec is None:
+            self._entries.pop(name, None)
+        else:
+            self._entries[name] = (spec, path, version)
+
+    def forget(self, name: str) -> None:
+        """Drop the entry of a module that is no longer loaded."""
+        self._entries.pop(name, None)
+
+
+LOADED = LoadedVersions()
+
+
+def runs_current_file(name: str, module: object, path: str, data: bytes) -> bool:
+    """Whether a module that hotmod never loaded runs its file as it is now (``data``).
+
+    True only when the evidence says so; False means "not known" (the caller then reloads the
+    module once, which at worst re-executes it unchanged). Both must hold:
+
+    1. The file has not changed since before the module was imported: its last change (the
+       later of mtime and, outside Windows, ctime, which no tool can set back) is older than a
+       time before the import: when the import system last looked for the module while it was
+       not loaded (noted from hotmod's import on), else the process start (known on Linux).
+    2. Its ``.pyc`` does not disagree: the source mtime and size (or hash) recorded in the
+       header of ``__cached__`` are the file's now. This also catches an edit after the import
+       on a file system whose clock is not the machine's (network drives).
+
+    Call it after ``data`` was read: a change since then makes the stat newer, never older.
+    """
+    since = _looked_up.get(name)
+    if since is None:
+        since = _process_start()
+    if since is None:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    last_change = st.st_mtime if os.name == "nt" else max(st.st_mtime, st.st_ctime)
+    if last_change >= since:
+        return False
+    return not _bytecode_disagrees(module, st, data)
+
+
+def _bytecode_disagrees(module: object, st: os.stat_result, data: bytes) -> bool:
+    """Whether the header of the module's ``.pyc`` describes another version of its source."""
+    spec = spec_of(module)
+    cached = getattr(spec, "cached", None) if spec is not None else None
+    if not isinstance(cached, str):
+        return False
+    try:
+        with open(cached, "rb") as file:
+            header = file.read(16)
+    except OSError:
+        return False
+    if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
+        return False  # no bytecode, or another Python's: no evidence either way
+    if int.from_bytes(header[4:8], "little") & 1:  # PEP 552 hash-based .pyc
+        return header[8:16] != importlib.util.source_hash(data)
+    mtime = int.from_bytes(header[8:12], "little")
+    size = int.from_bytes(header[12:16], "little")
+    return (mtime, size) != (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)
+
+
+@cache
+def _process_start() -> float | None:
+    """When this process started, on Linux (rounded down to a clock tick); None elsewhere.
+
+    Only modules imported before hotmod are judged against it, and no interpreter imports a
+    module of yours within the first tick of its life, so the rounding never lets an edit made
+    after such an import pass for an older one.
+    """
+    try:
+        with open("/proc/self/stat", "rb") as file:
+            fields = file.read()
+        # fields after the command name (in parentheses, may hold spaces): state is field 3,
+        # starttime (clock ticks after boot) field 22
+        ticks = int(fields[fields.rindex(b")") + 2 :].split()[19])
+        since_boot = ticks / os.sysconf("SC_CLK_TCK")
+        now_since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    return time.time() - (now_since_boot - since_boot)

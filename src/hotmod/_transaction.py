@@ -299,13 +299,13 @@ class Transaction:
                 if name not in self._old and name in visible:
                     self._old[name] = visible[name]
         order = [name for name in self._order if name in self._old]
-        changed, codes, cached = self._changed, self._code, self._code_cache.cached
+        changed, codes, cached, old = self._changed, self._code, self._code_cache.cached, self._old
         try:
             for name in order:
                 if name not in changed:
                     if not self._eager:
                         continue
-                    code = cached(name)  # the common case: an unchanged dependent
+                    code = cached(name, old[name])  # the common case: an unchanged dependent
                     if code is not None:
                         codes[name] = code
                         continue
@@ -436,7 +436,9 @@ class Transaction:
             self.compiled[name] = self._code[name] = code
             discard_bytecode(spec.origin)
         else:
-            code, newer = self._code_cache.code_for(name, loader, lambda: self._version_of(name))
+            code, newer = self._code_cache.code_for(
+                name, self._old[name], loader, lambda: self._version_of(name)
+            )
             self._code[name] = code
             if newer is not None:
                 self.newer_files[name] = code

@@ -797,10 +797,13 @@ def test_writes_still_open_and_emptied_files_are_never_complete(tmp_path: Path) 
             writing.flush()
             collector.wait_for(lambda evs: any(e.path == target for e in evs), "the write")
             before_close = settle(collector, tmp_path)
-        open(target, "w").close()  # emptied and closed
-        events = settle(collector, tmp_path)
         assert [e for e in before_close if e.path == target]
-        assert not any(e.complete for e in events if e.path == target), events
+        assert not any(e.complete for e in before_close), before_close
+        seen = len(settle(collector, tmp_path))  # the close of that write, and a sentinel
+        open(target, "w").close()  # emptied and closed
+        emptied = [e for e in settle(collector, tmp_path)[seen:] if e.path == target]
+        assert emptied
+        assert not any(e.complete for e in emptied), emptied
     finally:
         watcher.stop()
 

@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Any
 
 from hotmod._observed import executing_module
@@ -134,6 +134,16 @@ def _note_handler(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call | None
     return (logger_, handler)
 
 
+def _globals(module: object) -> dict[str, Any]:
+    """The namespace of a module object, read without running any hook of its class (a lazy
+    module, or an object a module put in its own place, is never evaluated); {} for an object
+    that is not a module."""
+    if not issubclass(type(module), ModuleType):
+        return {}
+    namespace: dict[str, Any] = object.__getattribute__(module, "__dict__")
+    return namespace
+
+
 def _loggers() -> Iterator[logging.Logger]:
     yield logging.getLogger()
     for candidate in list(logging.Logger.manager.loggerDict.values()):
@@ -180,8 +190,8 @@ class LoggingHandlers(_Registrations):
         they define."""
         held: dict[int, str] = {}
         for name, module in modules.items():
-            for value in list(module.__dict__.values()):
-                if isinstance(value, logging.Handler):
+            for value in list(_globals(module).values()):
+                if issubclass(type(value), logging.Handler):  # type(): no hook of a lazy object
                     held[id(value)] = name
         found: dict[str, list[_Call]] = {}
         for logger_ in _loggers():
@@ -224,10 +234,8 @@ class AtexitCallbacks(_Registrations):
             if entries is None:  # never executed by hotmod: the functions it defines
                 entries = tuple(
                     (value, None, None)  # arguments unknown: unregistered if registered
-                    for value in list(module.__dict__.values())
-                    if callable(value)
-                    and not isinstance(value, type)
-                    and getattr(value, "__module__", None) == name
+                    for value in list(_globals(module).values())
+                    if type(value) is FunctionType and value.__module__ == name
                 )
             known[name] = entries
         return self._start(known)

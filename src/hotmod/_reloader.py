@@ -296,8 +296,8 @@ class Reloader:
             # Files may have changed while nothing watched them (before this start, or since a
             # stop()): compare each with the version its module was loaded from, as after an
             # event queue overflow. Read when applied, so nothing falls between it and the
-            # watcher's first event.
-            self._scheduler.add([(_RESCAN_ALL, False)])
+            # watcher's first event. Due at once (no save is known to be under way).
+            self._scheduler.add([(_RESCAN_ALL, True)])
             if self.background:
                 self._thread = self._start_thread(self._apply_loop, "reloader")
             self._state = State.RUNNING

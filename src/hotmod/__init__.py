@@ -13,7 +13,7 @@ from hotmod._exceptions import (
     PackageNotFoundError,
     ReloaderStateError,
 )
-from hotmod._import_graph import ImportGraph
+from hotmod._import_graph import EdgeKind, ImportGraph
 from hotmod._ipython import load_ipython_extension, unload_ipython_extension
 from hotmod._reloader import Reloader
 from hotmod._result import ReloadResult
@@ -24,6 +24,7 @@ from hotmod._worker import loop, rebind, reloading
 
 __all__ = [
     "ArgumentTypeError",
+    "EdgeKind",
     "HotmodError",
     "ImportGraph",
     "NotWatchedError",

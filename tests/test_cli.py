@@ -146,27 +146,82 @@ def test_why_lists_the_reload_plan_with_import_chains(project: Project) -> None:
     project.write(GRAPH_PKG, record=False)
     proc = hotmod_cli(project, "why", "app/config.py")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == textwrap.dedent(
-        """\
-        A change to app/config.py (app.config) reloads 4 module(s), in this order:
-           1. app.config  the changed module
-           2. app.models  imports app.config
-           3. app.views   imports app.models, which imports app.config
-           4. app.server  imports app.views, which imports app.models, which imports app.config
-        Not reloaded: app.plugin (marked __hotmod_skip__), nor what depends on it only through it.
-        """
-    )
+    assert proc.stdout.splitlines() == [
+        "A change to app/config.py (app.config) reloads 4 module(s), in this order:",
+        "   1. app.config  the changed module",
+        "   2. app.models  imports app.config (module level)",
+        "   3. app.views   imports app.models (module level), which imports app.config",
+        "   4. app.server  imports app.views (module level), which imports app.models, which "
+        "imports app.config",
+        "Not reloaded: app.plugin (marked __hotmod_skip__), nor what depends on it only "
+        "through it.",
+    ]
     cycle = hotmod_cli(project, "why", str(project.root / "app" / "cycle_b.py"))
     assert cycle.returncode == 0, cycle.stderr
     lines = cycle.stdout.splitlines()  # members of a cycle: in the order they were imported
     assert lines[0].endswith("(app.cycle_b) reloads 3 module(s), in this order:")
     assert sorted(line[6:] for line in lines[1:3]) == [
-        "app.cycle_a  imports app.cycle_b (in an import cycle with app.cycle_b)",
-        "app.cycle_b  the changed module (in an import cycle with app.cycle_a)",
+        "app.cycle_a  imports app.cycle_b (module level), in import cycle 1",
+        "app.cycle_b  the changed module, in import cycle 1",
     ]
-    assert lines[3] == "   3. app.server   imports app.cycle_a, which imports app.cycle_b"
+    assert (
+        lines[3]
+        == "   3. app.server   imports app.cycle_a (module level), which imports app.cycle_b"
+    )
+    assert lines[4] in (
+        f"Import cycle 1 (2 modules, re-executed as one): {members}"
+        for members in ("app.cycle_a, app.cycle_b", "app.cycle_b, app.cycle_a")
+    )
+    assert len(lines) == 5
+    functions = hotmod_cli(project, "why", "app/cycle_a.py").stdout.splitlines()
+    assert "app.cycle_b  imports app.cycle_a (inside a function), in import cycle 1" in {
+        line[6:] for line in functions
+    }
     leaf = hotmod_cli(project, "why", "app/uses_plugin.py")
     assert leaf.stdout.endswith("the changed module\nNo other watched module imports it.\n")
+
+
+def test_why_labels_each_edge_and_prints_a_long_cycle_once(project: Project) -> None:
+    cycle = {f"lab/c{i:02}.py": f"import lab.c{(i + 1) % 12:02}\n" for i in range(12)}
+    cycle["lab/c05.py"] += "from lab import base\n"
+    project.write(
+        {
+            "lab/__init__.py": "",
+            "lab/base.py": "X = 1\n",
+            "lab/top.py": "from lab import base\n",
+            "lab/lazy.py": "def f():\n    from lab import base\n    return base.X\n",
+            "lab/holder.py": "import importlib\nmod = importlib.import_module('lab.' + 'base')\n",
+            "lab/script.py": 'if __name__ == "__main__":\n    from lab import base\n',
+            **cycle,
+        },
+        record=False,
+    )
+    proc = hotmod_cli(project, "why", "lab/base.py")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "A change to lab/base.py (lab.base) reloads 16 module(s), in this order:"
+    by_module = {line.split()[1]: line.split(maxsplit=2)[2] for line in lines[1:17]}
+    assert by_module["lab.top"] == "imports lab.base (module level)"
+    assert by_module["lab.lazy"] == "imports lab.base (inside a function)"
+    # a computed import_module: seen at run time, and the binding scan sees the module held
+    assert by_module["lab.holder"] == "imports lab.base (binding scan, imported at run time)"
+    assert "lab.script" not in proc.stdout  # its only import runs when it is a script
+    assert by_module["lab.c05"] == "imports lab.base (module level), in import cycle 1"
+    assert by_module["lab.c04"] == (
+        "imports lab.c05 (module level), which imports lab.base, in import cycle 1"
+    )
+    members = sorted(name for name, reason in by_module.items() if "cycle 1" in reason)
+    assert members == sorted(f"lab.c{i:02}" for i in range(12))
+    footer = " ".join(line.strip() for line in lines[17:])
+    assert footer.startswith("Import cycle 1 (12 modules, re-executed as one): ")
+    assert sorted(footer.partition(": ")[2].split(", ")) == members
+    # no line grows with the cycle: a long chain around it is shortened, the list is wrapped
+    assert max(sum(m in line for m in members) for line in lines[1:17]) <= 4
+    assert by_module["lab.c06"] == (
+        "imports lab.c07 (module level), which imports lab.c08, ... 9 more, which imports "
+        "lab.base, in import cycle 1"
+    )
+    assert max(map(len, lines)) <= 140
 
 
 def test_why_for_a_file_outside_any_package(project: Project) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotmod import ImportGraph
+from hotmod import EdgeKind, ImportGraph
 
 
 def graph(edges: dict[str, set[str]], order: list[str] | None = None) -> ImportGraph:
@@ -78,6 +78,38 @@ def test_bindings_add_edges_and_are_replaced() -> None:
     g.set_bindings("pkg.c", frozenset({"pkg.b"}))
     assert g.dependencies("pkg.c") == {"pkg.b"}
     assert g.importers("pkg.a") == set()
+
+
+def test_edge_kinds_say_why_each_edge_exists() -> None:
+    g = graph({"pkg": set(), "pkg.a": set(), "pkg.b": set(), "pkg.user": {"pkg.a.f"}})
+    g.set_references("pkg.user", {"pkg.a.f", "pkg.NAME"}, at_call={"pkg.b", "pkg.a.g"})
+    g.set_bindings("pkg.user", {"pkg.a", "pkg.b"})
+    assert g.dependencies("pkg.user") == {"pkg", "pkg.a", "pkg.b"}
+    assert g.edge_kinds("pkg.user", "pkg") == EdgeKind.IMPORT
+    assert g.edge_kinds("pkg.user", "pkg.a") == EdgeKind.IMPORT | EdgeKind.FUNCTION | (
+        EdgeKind.BINDING
+    )
+    assert g.edge_kinds("pkg.user", "pkg.b") == EdgeKind.FUNCTION | EdgeKind.BINDING
+    assert g.edge_kinds("pkg.a", "pkg.user") == EdgeKind(0)
+    assert g.edge_kinds("pkg.nope", "pkg.a") == EdgeKind(0)
+    assert g.edge_kinds("pkg.user", "pkg.b").label == "inside a function, binding scan"
+    assert EdgeKind.IMPORT.label == "module level"
+    assert EdgeKind.RUNTIME.label == "imported at run time"  # reserved for observed imports
+
+
+def test_function_level_references_are_edges_and_follow_the_graph() -> None:
+    g = graph({"pkg": set(), "pkg.a": set(), "pkg.b": set()})
+    g.set_references("pkg.b", (), at_call={"pkg.late.f"})
+    assert g.dependencies("pkg.b") == {"pkg"}
+    g.add_modules({"pkg.late": 9})
+    assert g.dependencies("pkg.b") == {"pkg.late"}
+    assert g.edge_kinds("pkg.b", "pkg.late") == EdgeKind.FUNCTION
+    assert plan(g, "pkg.late") == [("pkg.late",), ("pkg.b",)]
+    g.remove_module("pkg.late")
+    assert g.dependencies("pkg.b") == {"pkg"}
+    g.set_references("pkg.b", {"pkg.a"})  # replaces both kinds of references
+    assert g.dependencies("pkg.b") == {"pkg.a"}
+    assert g.edge_kinds("pkg.b", "pkg.a") == EdgeKind.IMPORT
 
 
 def test_removing_an_imported_module_reresolves_its_importers() -> None:

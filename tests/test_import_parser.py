@@ -9,11 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from hotmod._import_parser import ImportParseError, parse_imports
+from hotmod._import_parser import ImportParseError, parse_import_scopes, parse_imports
 
 
 def refs(source: str, module: str = "pkg.mod", *, is_package: bool = False) -> set[str]:
     return set(parse_imports(textwrap.dedent(source).encode(), module, is_package=is_package))
+
+
+def scopes(source: str, *, fast: bool | None = None) -> tuple[set[str], set[str]]:
+    """``(at_import, at_call)`` of ``source`` as module ``pkg.mod``; with ``fast``, also check
+    whether the statement fast path applies, and that a full walk of the statements agrees."""
+    from hotmod._import_parser import _import_statements
+
+    data = textwrap.dedent(source).encode()
+    at_import, at_call = parse_import_scopes(data, "pkg.mod", is_package=False)
+    if fast is not None:
+        assert (_import_statements(data) is not None) == fast
+        if b"import_module" not in data:
+            assert _full_parse_refs(data, "pkg") == (set(at_import), set(at_call))
+    return set(at_import), set(at_call)
 
 
 @pytest.mark.parametrize(
@@ -158,6 +172,147 @@ def test_type_checking_imports_are_not_references_but_their_else_branch_is() -> 
 
 
 @pytest.mark.parametrize(
+    "guard",
+    [
+        'if __name__ == "__main__":',
+        "if __name__ == '__main__':",
+        'if "__main__" == __name__:',
+        'if __name__ == "__main__":  # run as a script',
+    ],
+)
+@pytest.mark.parametrize("fast", [True, False])
+def test_main_guard_imports_are_not_references(guard: str, fast: bool) -> None:
+    # `fast`: the statement fast path applies; else a TYPE_CHECKING import forces a full parse
+    typing_import = "import typing" if fast else "from typing import TYPE_CHECKING"
+    source = f"""
+        import at_top
+        {typing_import}
+        {guard}
+            import only_as_script
+            from pkg import cli_helper
+            def main():
+                import also_only_as_script
+        else:
+            import when_imported
+        def f():
+            {guard}
+                import never_either
+            import when_called
+    """
+    expected = {"at_top", "typing" if fast else "typing.TYPE_CHECKING", "when_imported"}
+    assert scopes(source, fast=fast) == (expected, {"when_called"})
+
+
+def test_main_guard_variants() -> None:
+    source = """
+        if __name__ != "__main__":
+            import when_imported
+        else:
+            import only_as_script
+        if __name__ == "__main__" or other:
+            import maybe_at_import
+        if name == "__main__":
+            import not_the_guard
+        import importlib
+        if __name__ == "__main__":
+            importlib.import_module("dynamic_only_as_script")
+        importlib.import_module("dynamic")
+    """
+    assert scopes(source, fast=False) == (
+        {"when_imported", "maybe_at_import", "not_the_guard", "importlib", "dynamic"},
+        set(),
+    )
+    statements = "import a\nif __name__ == '__main__':\n    import b\n"
+    assert scopes(statements, fast=True) == ({"a"}, set())
+    for other_header in (
+        "if __name__ != '__main__':",
+        "elif __name__ == '__main__':",
+        "if __name__ == '__main__' and x:",
+    ):
+        source = f"if x:\n    pass\n{other_header}\n    import b\n"
+        scopes(source, fast=False)  # the full parse decides
+
+
+def test_type_checking_and_main_guard_together() -> None:
+    source = """
+        from typing import TYPE_CHECKING
+        if TYPE_CHECKING:
+            import only_for_types
+        else:
+            import at_run_time
+        if __name__ == "__main__":
+            import only_as_script
+    """
+    assert scopes(source, fast=False) == ({"typing.TYPE_CHECKING", "at_run_time"}, set())
+
+
+def test_imports_inside_functions_run_at_call_time() -> None:
+    source = """
+        import importlib
+        import both
+        @decorate(importlib.import_module("in_decorator"))
+        def f(x=importlib.import_module("in_default")):
+            import in_function
+            import both
+            importlib.import_module("dynamic_in_function")
+            class Local:
+                import in_local_class
+            def inner():
+                from pkg import in_inner
+        async def g():
+            import in_async
+        class C:
+            import in_class_body
+            def method(self):
+                import in_method
+        key = lambda: importlib.import_module("in_lambda")
+    """
+    assert scopes(source, fast=False) == (
+        {"importlib", "both", "in_decorator", "in_default", "in_class_body"},
+        {
+            "in_function",
+            "dynamic_in_function",
+            "in_local_class",
+            "pkg.in_inner",
+            "in_async",
+            "in_method",
+            "in_lambda",
+        },
+    )
+    assert parse_imports(b"def f():\n    import a\nimport b", "m", is_package=False) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import a\ndef f():\n    import b\n", ({"a"}, {"b"})),
+        ("class C:\n    def m(self):\n        import b\n    import a\n", ({"a"}, {"b"})),
+        ("try:\n    import a\nexcept ImportError:\n    import b\n", ({"a", "b"}, set())),
+        ("def f(x: int) -> int:  # note\n\n    # comment\n    import b\n", (set(), {"b"})),
+        ("async def f():\n    with x:\n        import b\n", (set(), {"b"})),
+        ("if x:\n    def f():\n        pass\n    import a\n", ({"a"}, set())),
+    ],
+)
+def test_statement_fast_path_tells_function_imports_apart(
+    source: str, expected: tuple[set[str], set[str]]
+) -> None:
+    assert scopes(source, fast=True) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(\n    x,\n):\n    import b\n",  # a header over several lines
+        "def f():\n\timport b\n",  # tabs
+        "def f():\n    x = '''\ndef g():\n'''\n    import b\n",  # a header-like line in a string
+        "match x:\n    case 1:\n        import b\n",
+    ],
+)
+def test_statement_fast_path_leaves_unclear_blocks_to_the_full_parse(source: str) -> None:
+    scopes(source, fast=False)
+
+
+@pytest.mark.parametrize(
     ("source", "module", "is_package", "expected"),
     [
         ('import importlib\nimportlib.import_module("pkg.x")', "pkg.a", False, {"pkg.x"}),
@@ -265,17 +420,19 @@ def test_result_is_a_frozenset() -> None:
     assert isinstance(parse_imports(b"import a", "m", is_package=False), frozenset)
 
 
-def _full_parse_refs(source: bytes, package: str) -> set[str]:
+def _full_parse_refs(source: bytes, package: str) -> tuple[set[str], set[str]]:
     from hotmod._import_parser import _collect_statements
 
     found: set[str] = set()
-    _collect_statements(ast.parse(source).body, package, found)
-    return found
+    at_call: set[str] = set()
+    _collect_statements(ast.parse(source).body, package, found, at_call)
+    return found, at_call - found
 
 
 def test_statement_fast_path_agrees_with_a_full_parse_on_the_standard_library() -> None:
     # The fast path parses only import statements; on every stdlib file where it applies it
-    # must give exactly what walking the whole tree gives.
+    # must give exactly what walking the whole tree gives, also for which imports run only
+    # when a function is called and which never run at import.
     from hotmod._import_parser import _collect_statements, _import_statements
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -290,7 +447,9 @@ def test_statement_fast_path_agrees_with_a_full_parse_on_the_standard_library() 
         if statements is None:
             continue
         got: set[str] = set()
-        _collect_statements(statements, "pkg", got)
-        assert got == expected, path
+        got_at_call: set[str] = set()
+        _collect_statements(statements[0], "pkg", got)
+        _collect_statements(statements[1], "pkg", got_at_call)
+        assert (got, got_at_call - got) == expected, path
         checked += 1
     assert checked > 50

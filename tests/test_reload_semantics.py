@@ -332,6 +332,51 @@ def test_every_import_form_is_an_edge(project: Project) -> None:
     }
 
 
+def test_imports_under_the_main_guard_are_not_dependencies(project: Project) -> None:
+    # Code under `if __name__ == "__main__":` never runs when the module is imported, so a
+    # change to what it imports must not re-execute it; an import inside a function does.
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/x.py": "VALUE = 1\n",
+            "pkg/tool.py": """\
+                import sys
+                TOOL = 'tool'
+                if __name__ == "__main__":
+                    from pkg import x
+                    print(x.VALUE)
+                """,
+            "pkg/tool_reversed.py": """\
+                if "__main__" == __name__:
+                    import pkg.x
+                """,
+            "pkg/lazy.py": "def get():\n    from pkg.x import VALUE\n    return VALUE\n",
+            "pkg/user.py": "from pkg.x import VALUE\n",
+        }
+    )
+    out = project.result(
+        """
+        import pkg.tool, pkg.tool_reversed, pkg.lazy, pkg.user
+        r = hotmod.Reloader("pkg")
+        dependents = sorted(r.graph.dependents("pkg.x"))
+        reset()
+        edit("pkg/x.py", "VALUE = 1", "VALUE = 2")
+        result = r.reload("pkg.x")
+        emit(ok=result.ok, dependents=dependents, executed=sorted(executed()),
+             user=sys.modules["pkg.user"].VALUE, lazy=sys.modules["pkg.lazy"].get(),
+             tool_is_old=sys.modules["pkg.tool"] is pkg.tool)
+        """
+    )
+    assert out == {
+        "ok": True,
+        "dependents": ["pkg.lazy", "pkg.user"],
+        "executed": ["pkg.lazy", "pkg.user", "pkg.x"],
+        "user": 2,
+        "lazy": 2,
+        "tool_is_old": True,
+    }
+
+
 def test_relative_imports_at_several_depths(project: Project) -> None:
     project.write(
         {

@@ -15,7 +15,7 @@ from hotmod._exceptions import (
     PackageNotFoundError,
     ReloaderStateError,
 )
-from hotmod._import_graph import ImportGraph
+from hotmod._import_graph import EdgeKind, ImportGraph
 from hotmod._ipython import load_ipython_extension, unload_ipython_extension
 from hotmod._reloader import Reloader
 from hotmod._result import ReloadResult
@@ -29,6 +29,7 @@ _observed.install()  # imports that modules make at run time are edges too, from
 __all__ = [
     "AdapterError",
     "ArgumentTypeError",
+    "EdgeKind",
     "HotmodError",
     "ImportGraph",
     "NotWatchedError",

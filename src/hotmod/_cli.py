@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import itertools
 import logging
 import os
 import pkgutil
 import runpy
 import sys
+import textwrap
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +29,7 @@ from types import FunctionType, ModuleType
 from typing import Any, NoReturn
 
 from hotmod._exceptions import HotmodError
-from hotmod._import_graph import ImportGraph
+from hotmod._import_graph import EdgeKind, ImportGraph
 from hotmod._reloader import Reloader
 from hotmod._result import ReloadResult
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
@@ -651,28 +651,55 @@ def _explain(
     skipped: Sequence[str],
 ) -> str:
     chains = _chains(graph, name)
-    order = [(member, component) for component in plan for member in component]
-    width = max((len(member) for member, _ in order), default=0)
+    plan = list(plan)
+    order = [member for component in plan for member in component]
+    cycles = [component for component in plan if len(component) > 1]
+    cycle_of = {member: number for number, cycle in enumerate(cycles, 1) for member in cycle}
+    width = max(map(len, order), default=0)
+    digits = max(2, len(str(len(order))))
     lines = [f"A change to {given} ({name}) reloads {len(order)} module(s), in this order:"]
-    for number, (member, component) in enumerate(order, 1):
+    for number, member in enumerate(order, 1):
         if member == name:
             reason = "the changed module"
         else:
             chain = chains.get(member, [member, name])
-            links = [
-                f"{dep} (imported at run time)" if dep in graph.observed(user) else dep
-                for user, dep in itertools.pairwise(chain)
-            ]
-            reason = "imports " + ", which imports ".join(links)
-        if len(component) > 1:
-            others = ", ".join(m for m in component if m != member)
-            reason += f" (in an import cycle with {others})"
-        lines.append(f"  {number:>2}. {member:<{width}}  {reason}")
+            label = _edge_label(graph.edge_kinds(chain[0], chain[1]))
+            parts = [f"imports {chain[1]}{label}", *(f"which imports {m}" for m in chain[2:])]
+            if len(parts) > _CHAIN:  # around a long cycle; each module has its own line
+                parts[2:-1] = [f"... {len(parts) - 3} more"]
+            reason = ", ".join(parts)
+        if member in cycle_of:
+            reason += f", in import cycle {cycle_of[member]}"
+        lines.append(f"  {number:>{digits}}. {member:<{width}}  {reason}")
     if len(order) == 1:
         lines.append("No other watched module imports it.")
+    for number, cycle in enumerate(cycles, 1):
+        # Once per cycle, however long: its members re-execute together, in this order.
+        text = f"Import cycle {number} ({len(cycle)} modules, re-executed as one): "
+        lines.extend(
+            textwrap.wrap(
+                text + ", ".join(cycle),
+                width=_WRAP,
+                subsequent_indent="    ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
     for module in skipped:
         lines.append(
             f"Not reloaded: {module} (marked __hotmod_skip__), nor what depends on it only "
             "through it."
         )
     return "".join(f"{line}\n" for line in lines)
+
+
+_WRAP = 100
+_CHAIN = 4  # the most imports a chain shows in full
+
+
+def _edge_label(kinds: EdgeKind) -> str:
+    """`` (module level)``: how a dependent imports the next module of its chain. The binding
+    scan is named only when no module-level import explains the edge."""
+    if EdgeKind.IMPORT in kinds:
+        kinds &= ~EdgeKind.BINDING
+    return f" ({kinds.label})" if kinds else ""

@@ -7,13 +7,51 @@ touches ``sys.modules`` or the file system.
 A reference resolves to the longest dotted prefix that is a module of the graph, so
 ``from pkg import name`` becomes an edge to ``pkg.name`` when that is a module, else to ``pkg``.
 When a module joins the graph later, references that now resolve to it are re-resolved.
+
+Each edge has one or more kinds (``EdgeKind``): an import that runs when the importer is
+executed, an import inside one of its functions (it runs when the function is called), or a
+module object the binding scan found in its globals. The kinds are not stored per edge: they
+are worked out from the three tables the edges are resolved from, when asked for.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["ImportGraph"]
+__all__ = ["EdgeKind", "ImportGraph"]
+
+
+class EdgeKind(enum.IntFlag):
+    """Why an import-graph edge ``importer -> imported`` exists; an edge may have several.
+
+    Every kind is a dependency: a change to the imported module re-executes the importer.
+    """
+
+    IMPORT = 1
+    """An import statement that runs when the importer is executed (module level, a class
+    body, ``if``/``try``/``with``/loops)."""
+    FUNCTION = 2
+    """An import inside a function of the importer: it runs when the function is called."""
+    BINDING = 4
+    """The binding scan found the imported module, or a function or class defined there, in
+    the importer's globals."""
+    RUNTIME = 8
+    """An import observed while the importer's top-level code ran (``import_module``,
+    ``__import__``, a framework's ``include(...)``)."""
+
+    @property
+    def label(self) -> str:
+        """The kinds in words, as ``hotmod why`` prints them, e.g. ``'module level'``."""
+        return ", ".join(_LABELS[kind] for kind in EdgeKind if kind in self)
+
+
+_LABELS = {
+    EdgeKind.IMPORT: "module level",
+    EdgeKind.FUNCTION: "inside a function",
+    EdgeKind.BINDING: "binding scan",
+    EdgeKind.RUNTIME: "imported at run time",
+}
 
 
 class ImportGraph:
@@ -34,6 +72,7 @@ class ImportGraph:
         # module dict's order, renewed when a reload imports a module again)
         self._order: dict[str, int] = {}
         self._refs: dict[str, tuple[str, ...]] = {}  # parsed references, unresolved, sorted
+        self._call_refs: dict[str, tuple[str, ...]] = {}  # the same, only inside functions
         self._bound: dict[str, tuple[str, ...]] = {}  # modules seen in the globals, sorted
         # modules seen imported while the module's top-level code ran (exact names); kept
         # while either is out of the graph (not imported yet, or evicted in lazy mode)
@@ -78,6 +117,28 @@ class ImportGraph:
         seen.discard(name)
         return seen
 
+    def edge_kinds(self, importer: str, imported: str) -> EdgeKind:
+        """Why ``importer`` depends on ``imported`` directly; ``EdgeKind(0)`` if it does not.
+
+        Example:
+            >>> g = ImportGraph()
+            >>> g.add_modules({"pkg.a": 0, "pkg.b": 1})
+            >>> g.set_references("pkg.b", (), at_call=("pkg.a.func",))
+            >>> g.edge_kinds("pkg.b", "pkg.a").label
+            'inside a function'
+        """
+        kinds = EdgeKind(0)
+        if imported not in self._deps.get(importer, ()):
+            return kinds
+        for kind, table in ((EdgeKind.IMPORT, self._refs), (EdgeKind.FUNCTION, self._call_refs)):
+            if any(self._longest_module_prefix(r) == imported for r in table.get(importer, ())):
+                kinds |= kind
+        if imported in self._bound.get(importer, ()):
+            kinds |= EdgeKind.BINDING
+        if imported in self._observed.get(importer, ()):
+            kinds |= EdgeKind.RUNTIME
+        return kinds
+
     # -- updates ---------------------------------------------------------------------------
 
     def add_modules(self, order: dict[str, int]) -> None:
@@ -88,13 +149,16 @@ class ImportGraph:
         self._order.update(new)
         self.version += 1
         # Rare after start-up (a module imported lazily), so a scan of all references is fine.
-        stale = [
-            user for user, refs in self._refs.items() if any(_has_prefix_in(r, new) for r in refs)
-        ]
-        stale.extend(
+        stale = {
+            user
+            for table in (self._refs, self._call_refs)
+            for user, refs in table.items()
+            if any(_has_prefix_in(r, new) for r in refs)
+        }
+        stale.update(
             user for user, seen in self._observed.items() if user in new or not seen.isdisjoint(new)
         )
-        for user in dict.fromkeys(stale):
+        for user in stale:
             self._resolve(user)
 
     def renumber(self, order: Mapping[str, int]) -> None:
@@ -120,18 +184,25 @@ class ImportGraph:
         importers = self._rdeps.pop(name, set())
         del self._order[name]
         self._refs.pop(name, None)
+        self._call_refs.pop(name, None)
         self._bound.pop(name, None)
         for importer in importers:
             self._deps[importer] = tuple(d for d in self._deps[importer] if d != name)
             self._resolve(importer)
 
-    def set_references(self, name: str, refs: Iterable[str]) -> None:
-        """Replace the parsed references of ``name``."""
-        self._store(self._refs, name, refs)
+    def set_references(
+        self, name: str, refs: Iterable[str], *, at_call: Iterable[str] = ()
+    ) -> None:
+        """Replace the parsed references of ``name``: ``refs`` run when it is executed,
+        ``at_call`` only when one of its functions is called (both are edges)."""
+        changed = self._store(self._refs, name, refs)
+        if self._store(self._call_refs, name, at_call) or changed:
+            self._resolve(name)
 
     def set_bindings(self, name: str, bound: Iterable[str]) -> None:
         """Replace the modules the binding scan found in the globals of ``name``."""
-        self._store(self._bound, name, bound)
+        if self._store(self._bound, name, bound):
+            self._resolve(name)
 
     def add_observed(self, importer: str, imported: str) -> None:
         """Note that ``imported`` was imported while the top-level code of ``importer`` ran:
@@ -150,21 +221,22 @@ class ImportGraph:
         self._observed[importer] = seen | {imported}
         self._resolve(importer)
 
-    def _store(self, table: dict[str, tuple[str, ...]], name: str, values: Iterable[str]) -> None:
+    @staticmethod
+    def _store(table: dict[str, tuple[str, ...]], name: str, values: Iterable[str]) -> bool:
         packed = tuple(sorted(values))
         if table.get(name, ()) == packed:
-            return
+            return False
         if packed:
             table[name] = packed
         else:
             table.pop(name, None)
-        self._resolve(name)
+        return True
 
     def _resolve(self, name: str) -> None:
         if name not in self._order:
             return
         targets: set[str] = set()
-        for ref in self._refs.get(name, ()):
+        for ref in (*self._refs.get(name, ()), *self._call_refs.get(name, ())):
             target = self._longest_module_prefix(ref)
             if target is not None:
                 targets.add(target)

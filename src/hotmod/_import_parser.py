@@ -9,7 +9,10 @@ Covered: ``import a.b`` (references ``a.b`` and the bound name ``a``), ``import 
 ``from a import b``, ``from . import b``, ``from ..x import y`` (resolved against the module's
 package), ``from a import *``, at any depth of functions, classes, ``if``/``try``/``with``/loops
 and ``match``; calls ``importlib.import_module("...")`` and ``__import__("...")`` with string
-literals. Imports under ``if TYPE_CHECKING:`` are not run-time references and are left out.
+literals. Imports under ``if TYPE_CHECKING:`` and ``if __name__ == "__main__":`` (either
+operand order; the ``else`` branch of ``!=``) never run when the module is imported, so they are
+left out. ``parse_import_scopes`` also tells imports that run when the module is executed from
+imports inside a function body, which run only when the function is called.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import ast
 import re
 import sys
 
-__all__ = ["ImportParseError", "parse_imports"]
+__all__ = ["ImportParseError", "parse_import_scopes", "parse_imports"]
 
 
 class ImportParseError(Exception):
@@ -50,63 +53,148 @@ def parse_imports(source: bytes, module: str, *, is_package: bool) -> frozenset[
         >>> sorted(parse_imports(b"from . import b\\nimport os.path", "pkg.a", is_package=False))
         ['os', 'os.path', 'pkg.b']
     """
+    at_import, at_call = parse_import_scopes(source, module, is_package=is_package)
+    return at_import | at_call if at_call else at_import
+
+
+def parse_import_scopes(
+    source: bytes, module: str, *, is_package: bool
+) -> tuple[frozenset[str], frozenset[str]]:
+    """``parse_imports``, split by when the imports run: ``(at_import, at_call)``.
+
+    ``at_import`` holds what runs when the module is executed (module level, class bodies,
+    ``if``/``try``/``with``/loops); ``at_call`` what only a function body imports, less
+    anything already in ``at_import``. Arguments and errors as for ``parse_imports``.
+
+    Example:
+        >>> parse_import_scopes(b"import a\\ndef f():\\n    import b", "m", is_package=False)
+        (frozenset({'a'}), frozenset({'b'}))
+    """
     if b"import" not in source:
-        return frozenset()
+        return _NOTHING, _NOTHING
     package = module if is_package else module.rpartition(".")[0]
     refs: set[str] = set()
+    at_call: set[str] = set()
     statements = _import_statements(source)
     if statements is not None:
-        _collect_statements(statements, package, refs)
+        _collect_statements(statements[0], package, refs)
+        _collect_statements(statements[1], package, at_call)
     else:
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             raise ImportParseError(f"cannot parse {module}: {exc}") from exc
-        _collect_statements(tree.body, package, refs)
+        _collect_statements(tree.body, package, refs, at_call)
         if any(marker in source for marker in _DYNAMIC_MARKERS):
-            _collect_dynamic(tree, package, refs)
+            _collect_dynamic(tree, package, refs, at_call)
     refs.discard(module)
+    at_call.difference_update(refs)
+    at_call.discard(module)
     # Interned: the same names recur in every module of a package; one copy each.
-    return frozenset(map(sys.intern, refs))
+    return (
+        frozenset(map(sys.intern, refs)),
+        frozenset(map(sys.intern, at_call)) if at_call else _NOTHING,
+    )
+
+
+_NOTHING: frozenset[str] = frozenset()
 
 
 # The fast path. Parsing a whole module builds an AST of every expression in it, which is
 # most of the cost of building the graph. When every `import` keyword of a file starts an
 # import statement at the beginning of a line (outside any triple-quoted string), only those
 # statements are parsed, with `ast`, and give exactly the references the whole tree would.
-# Anything else - TYPE_CHECKING blocks, dynamic imports, an `import` word anywhere else, an
-# encoding declaration, a statement that does not parse on its own - takes the full parse.
+# An indented import belongs to the blocks whose header lines are the nearest less indented
+# lines above it: under a `def` it runs at call time, under `if __name__ == "__main__":`
+# never at import. Anything else - TYPE_CHECKING blocks, dynamic imports, an `import` word
+# anywhere else, an encoding declaration, a statement that does not parse on its own, a block
+# header that is not a plain one-line header (or any other mention of `__main__`), tabs in
+# indentation - takes the full parse.
 _IMPORT_WORD = re.compile(rb"\bimport\b")
 _STATEMENT_START = re.compile(rb"^[ \t]*(?:import|from)[ \t]", re.MULTILINE)
 _TRIPLE_QUOTE = re.compile(rb"\"\"\"|\'\'\'")
 _FULL_PARSE_MARKERS = (b"TYPE_CHECKING", b"import_module", b"__import__")
+_HEADER = re.compile(
+    rb"(?:(async[ \t]+)?(def|for|with)|(class|if|elif|else|try|except|finally|while))\b[^#]*:"
+    rb"[ \t]*(?:#[^\n]*)?\r?$"
+)
+_MAIN_GUARD = re.compile(
+    rb"if[ \t]+(?:__name__[ \t]*==[ \t]*(?P<q1>['\"])__main__(?P=q1)"
+    rb"|(?P<q2>['\"])__main__(?P=q2)[ \t]*==[ \t]*__name__)[ \t]*:[ \t]*(?:#[^\n]*)?\r?$"
+)
+_AT_IMPORT, _AT_CALL, _NEVER = 0, 1, 2
 
 
-def _import_statements(source: bytes) -> list[ast.stmt] | None:
-    """The import statements of ``source`` parsed on their own, or None to parse it all."""
+def _import_statements(source: bytes) -> tuple[list[ast.stmt], list[ast.stmt]] | None:
+    """The import statements of ``source`` parsed on their own, those that run at import and
+    those inside a function; or None to parse it all."""
     if any(marker in source for marker in _FULL_PARSE_MARKERS):
         return None
     if b"coding" in b"\n".join(source.split(b"\n", 2)[:2]):
         return None
     strings = _triple_quoted_spans(source)
-    pieces: list[bytes] = []
+    pieces: tuple[list[bytes], list[bytes], list[bytes]] = ([], [], [])
     covered = 0
     for match in _STATEMENT_START.finditer(source):
         start = match.start()
         if any(low <= start < high for low, high in strings):
+            return None
+        scope = _scope_of(source, start, strings) if source[start] in b" \t" else _AT_IMPORT
+        if scope is None:
             return None
         end = _statement_end(source, start)
         if end is None:
             return None
         piece = source[start:end].lstrip(b" \t")
         covered += len(_IMPORT_WORD.findall(piece))
-        pieces.append(piece)
+        pieces[scope].append(piece)
     if covered != len(_IMPORT_WORD.findall(source)):
         return None
     try:
-        return ast.parse(b"\n".join(pieces)).body
+        at_import = ast.parse(b"\n".join(pieces[_AT_IMPORT])).body
+        at_call = ast.parse(b"\n".join(pieces[_AT_CALL])).body if pieces[_AT_CALL] else []
+        if pieces[_NEVER]:
+            ast.parse(b"\n".join(pieces[_NEVER]))  # what a full parse would have checked
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    return at_import, at_call
+
+
+def _scope_of(source: bytes, start: int, strings: list[tuple[int, int]]) -> int | None:
+    """When the indented line at ``start`` runs (``_AT_IMPORT``, ``_AT_CALL``, ``_NEVER``),
+    from the headers of the blocks around it; None when that cannot be told line by line."""
+    line_end = source.find(b"\n", start)
+    line = source[start : len(source) if line_end < 0 else line_end]
+    level = len(line) - len(line.lstrip(b" \t"))
+    if b"\t" in line[:level]:
+        return None
+    scope = _AT_IMPORT
+    position = start
+    while level > 0:
+        if position == 0:
+            return None  # indented first line: not a statement a full parse would accept
+        line_start = source.rfind(b"\n", 0, position - 1) + 1
+        line = source[line_start : position - 1]
+        position = line_start
+        stripped = line.lstrip(b" \t")
+        if not stripped.strip() or stripped.startswith(b"#"):
+            continue
+        indent = len(line) - len(stripped)
+        if indent >= level:
+            continue
+        if b"\t" in line[:indent] or any(low <= line_start < high for low, high in strings):
+            return None
+        header = _HEADER.match(stripped)
+        if header is None:
+            return None  # a continued line, a one-line block, a decorator...: parse it all
+        if b"__main__" in stripped:
+            if _MAIN_GUARD.match(stripped) is None:
+                return None
+            scope = _NEVER
+        elif header.group(2) == b"def" and scope == _AT_IMPORT:
+            scope = _AT_CALL
+        level = indent
+    return scope
 
 
 def _statement_end(source: bytes, start: int) -> int | None:
@@ -145,34 +233,42 @@ def _triple_quoted_spans(source: bytes) -> list[tuple[int, int]]:
         position = closing + 3
 
 
-def _collect_statements(body: list[ast.stmt], package: str, refs: set[str]) -> None:
+def _collect_statements(
+    body: list[ast.stmt], package: str, refs: set[str], at_call: set[str] | None = None
+) -> None:
+    """Add the references of ``body`` to ``refs``; those inside a function to ``at_call``
+    (default: ``refs`` too)."""
     # Iterative walk over statements only: import statements cannot hide inside expressions,
     # and deep nesting must not hit the recursion limit.
-    stack: list[list[ast.stmt]] = [body]
+    stack: list[tuple[list[ast.stmt], set[str]]] = [(body, refs)]
+    in_function = refs if at_call is None else at_call
     while stack:
-        for node in stack.pop():
+        statements, found = stack.pop()
+        for node in statements:
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    refs.add(alias.name)
+                    found.add(alias.name)
                     if alias.asname is None:
-                        refs.add(alias.name.partition(".")[0])
+                        found.add(alias.name.partition(".")[0])
             elif isinstance(node, ast.ImportFrom):
                 base = _absolute_base(node.module, node.level, package)
                 if base is None:
                     continue
                 for alias in node.names:
-                    refs.add(base if alias.name == "*" else f"{base}.{alias.name}")
-            elif isinstance(node, ast.If) and _is_type_checking(node.test):
-                stack.append(node.orelse)
+                    found.add(base if alias.name == "*" else f"{base}.{alias.name}")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                stack.append((node.body, in_function))
+            elif isinstance(node, ast.If) and (runs := _branch_run_at_import(node)) is not None:
+                stack.append((runs, found))
             else:
                 for field in _COMPOUND_BODIES:
                     child = getattr(node, field, None)
                     if child:
-                        stack.append(child)
+                        stack.append((child, found))
                 for handler in getattr(node, "handlers", ()):
-                    stack.append(handler.body)
+                    stack.append((handler.body, found))
                 for case in getattr(node, "cases", ()):
-                    stack.append(case.body)
+                    stack.append((case.body, found))
 
 
 def _absolute_base(name: str | None, level: int, package: str) -> str | None:
@@ -188,26 +284,59 @@ def _absolute_base(name: str | None, level: int, package: str) -> str | None:
     return ".".join(stem)
 
 
+def _branch_run_at_import(node: ast.If) -> list[ast.stmt] | None:
+    """For an ``if`` one of whose branches never runs when the module is imported, the other
+    branch; None for any other ``if`` (both branches may run)."""
+    test = node.test
+    if _is_type_checking(test):
+        return node.orelse
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        operands = (test.left, test.comparators[0])
+        if any(_is_name(e, "__name__") for e in operands) and any(
+            isinstance(e, ast.Constant) and e.value == "__main__" for e in operands
+        ):
+            if isinstance(test.ops[0], ast.Eq):
+                return node.orelse
+            if isinstance(test.ops[0], ast.NotEq):
+                return node.body
+    return None
+
+
+def _is_name(expr: ast.expr, name: str) -> bool:
+    return isinstance(expr, ast.Name) and expr.id == name
+
+
 def _is_type_checking(test: ast.expr) -> bool:
     if isinstance(test, ast.Name):
         return test.id == "TYPE_CHECKING"
     return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
-def _collect_dynamic(tree: ast.Module, package: str, refs: set[str]) -> None:
+def _collect_dynamic(tree: ast.Module, package: str, refs: set[str], at_call: set[str]) -> None:
+    # Two passes, as most files that mention import_module call it only now and then: a plain
+    # walk finds the calls, then only for the calls found, the statements around them tell
+    # when they run (a function's or lambda's body: at call time; decorators and defaults run
+    # at definition; the branches that never run at import are left out).
+    calls: list[ast.Call] = []
+    lambdas: list[ast.Lambda] = []
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not node.args:
-            continue
-        func = node.func
+        kind = type(node)
+        if kind is ast.Call:
+            calls.append(node)  # type: ignore[arg-type]
+        elif kind is ast.Lambda:
+            lambdas.append(node)  # type: ignore[arg-type]
+    found: list[tuple[ast.Call, str, str]] = []
+    for call in calls:
+        func = call.func
         called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if called not in ("import_module", "__import__"):
+        if not call.args or called not in ("import_module", "__import__"):
             continue
-        first = node.args[0]
+        first = call.args[0]
         if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
             continue
         target = first.value
         if target.startswith("."):
-            anchor = _relative_anchor(node, package)
+            anchor = _relative_anchor(call, package)
             if anchor is None:
                 continue
             level = len(target) - len(target.lstrip("."))
@@ -215,9 +344,52 @@ def _collect_dynamic(tree: ast.Module, package: str, refs: set[str]) -> None:
             if base is None:
                 continue
             target = base
-        refs.add(target)
+        found.append((call, target, called))
+    if not found:
+        return
+    never, deferred = _spans(tree.body)
+    deferred.extend(_span([lam.body]) for lam in lambdas)
+    for call, target, called in found:
+        where = (call.lineno, call.col_offset)
+        if any(low <= where < high for low, high in never):
+            continue
+        into = at_call if any(low <= where < high for low, high in deferred) else refs
+        into.add(target)
         if called == "__import__":
-            refs.add(target.partition(".")[0])
+            into.add(target.partition(".")[0])
+
+
+_Span = tuple[tuple[int, int], tuple[int, int]]
+
+
+def _span(nodes: list[ast.stmt] | list[ast.expr]) -> _Span:
+    first, last = nodes[0], nodes[-1]
+    end = (last.end_lineno or last.lineno, last.end_col_offset or 0)
+    return (first.lineno, first.col_offset), end
+
+
+def _spans(body: list[ast.stmt]) -> tuple[list[_Span], list[_Span]]:
+    """The source spans of the branches that never run at import and of function bodies."""
+    never: list[_Span] = []
+    deferred: list[_Span] = []
+    stack = [body]
+    while stack:
+        for node in stack.pop():
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                deferred.append(_span(node.body))
+            elif isinstance(node, ast.If) and (runs := _branch_run_at_import(node)) is not None:
+                skipped = node.body if runs is node.orelse else node.orelse
+                if skipped:
+                    never.append(_span(skipped))
+            for field in _COMPOUND_BODIES:
+                child = getattr(node, field, None)
+                if child:
+                    stack.append(child)
+            for handler in getattr(node, "handlers", ()):
+                stack.append(handler.body)
+            for case in getattr(node, "cases", ()):
+                stack.append(case.body)
+    return never, deferred
 
 
 def _relative_anchor(call: ast.Call, package: str) -> str | None:

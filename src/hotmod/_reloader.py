@@ -22,7 +22,7 @@ from hotmod._code_cache import CodeCache, StatKey
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, ReloaderStateError
 from hotmod._fork import ParentPipe, Pipes, track, untrack
 from hotmod._import_graph import ImportGraph
-from hotmod._import_parser import ImportParseError, parse_imports
+from hotmod._import_parser import ImportParseError, parse_import_scopes
 from hotmod._module_dict import all_modules, get_module, live_modules
 from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly, origin_namespace
 from hotmod._observed import install as observe_imports
@@ -872,11 +872,11 @@ class Reloader:
 
     def _parse_into_graph(self, record: ModuleRecord, data: bytes) -> None:
         try:
-            refs = parse_imports(data, record.name, is_package=record.is_package)
+            refs, at_call = parse_import_scopes(data, record.name, is_package=record.is_package)
         except ImportParseError as exc:
             logger.debug("%s; keeping its previous imports", exc)
             return
-        self._graph.set_references(record.name, refs)
+        self._graph.set_references(record.name, refs, at_call=at_call)
 
     # -- watching --------------------------------------------------------------------------
 

@@ -1,5 +1,10 @@
 """Imports observed at run time, and which module's top-level code is executing.
 
+One finder, first on ``sys.meta_path`` from ``import hotmod`` on, finds nothing and notes two
+things on each import miss: who imports what (below), and when each module not loaded yet was
+looked for (``looked_up``: a time before its file was read, the evidence of what a module hotmod
+never loaded was imported from).
+
 Static parsing sees ``import x`` and ``from x import y``; it cannot see
 ``importlib.import_module(f"pkg.plugins.{name}")``, ``__import__(name)`` or a framework's
 ``include("polls.urls")``. While a module's top-level code runs (including the functions it
@@ -24,6 +29,7 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
+import time
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import FrameType, ModuleType
@@ -32,7 +38,14 @@ from typing import Any
 from hotmod._module_dict import live_modules
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 
-__all__ = ["executing_module", "install", "note_import", "observed_count", "observed_since"]
+__all__ = [
+    "executing_module",
+    "install",
+    "looked_up",
+    "note_import",
+    "observed_count",
+    "observed_since",
+]
 
 _MODULE_CODE = "<module>"
 
@@ -41,6 +54,14 @@ _MODULE_CODE = "<module>"
 # reloaded), so it holds a few entries per module of the application.
 _pairs: list[tuple[str, str]] = []
 _noted: set[tuple[str, str]] = set()
+_looked_up: dict[str, float] = {}  # module name -> when it was last looked for, not loaded
+_LIVE = live_modules()
+
+
+def looked_up(name: str) -> float | None:
+    """When the import system last looked for module ``name`` while it was not loaded (the
+    module was imported at or after that time), or None if not seen since ``import hotmod``."""
+    return _looked_up.get(name)
 
 
 def executing_module(frame: FrameType | None) -> str | None:
@@ -77,6 +98,8 @@ class _ObservedImports:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
+        if fullname not in _LIVE and fullname not in sys.modules:  # not importlib.reload()
+            _looked_up[fullname] = time.time()
         self.note(fullname, sys._getframe(1))
         return None
 

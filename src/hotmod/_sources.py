@@ -15,32 +15,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import sys
 import time
 from dataclasses import dataclass
 from functools import cache
 
 from hotmod._code_cache import StatKey, spec_of, stat_key
-from hotmod._module_dict import live_modules
+from hotmod._observed import looked_up
 
 __all__ = ["LOADED", "LoadedVersions", "SourceStore", "SourceVersion", "runs_current_file"]
-
-
-class _ImportClock:
-    """First on ``sys.meta_path`` from hotmod's import on: finds nothing, and notes when each
-    module that is not loaded was looked for, a time before its file is read."""
-
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
-        if fullname not in _LIVE and fullname not in sys.modules:
-            _looked_up[fullname] = time.time()
-
-    def invalidate_caches(self) -> None:
-        """Nothing cached here."""
-
-
-_LIVE = live_modules()
-_looked_up: dict[str, float] = {}  # module name -> when it was last looked for, not loaded
-sys.meta_path.insert(0, _ImportClock())
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +139,7 @@ def runs_current_file(name: str, module: object, path: str, data: bytes) -> bool
 
     Call it after ``data`` was read: a change since then makes the stat newer, never older.
     """
-    since = _looked_up.get(name)
+    since = looked_up(name)
     if since is None:
         since = _process_start()
     if since is None:

@@ -353,3 +353,36 @@ def test_ipython_edit_between_hotmod_off_and_hotmod_pkg_is_applied(project: Proj
     assert out["after"] == ["new", 2]
     assert str(out["report"]).startswith("hotmod: reloaded pkg.a, pkg.b in "), out
     assert str(out["report"]).endswith("; re-bound both"), out
+
+
+def test_ipython_autoreload_patch_in_place_is_not_reverted(project: Project) -> None:
+    """IPython's default %autoreload patches a function in place from the edited file without
+    executing the module again; re-executed later as a dependent, the module runs its file as
+    it is now, not the code hotmod kept from before the edit."""
+    pytest.importorskip("IPython")
+    out = run(
+        project,
+        IPYTHON_SHELL
+        + textwrap.dedent(
+            """
+        cell("%load_ext autoreload")
+        cell("%autoreload 2")  # deduperreload: patches in place (not --full)
+        cell("import pkg.b")
+        reloader = hotmod.Reloader("pkg", background=False)
+        assert reloader.reload("pkg.a").ok  # pkg.b re-executed: its code is kept in memory
+        cell("pkg.b.both()")  # autoreload notes the file's version
+        save("pkg/b.py", "return (OWN, VALUE)", "return ('patched', OWN, VALUE)")
+        patched = cell("pkg.b.both()")[1]  # autoreload patched the function before the cell
+        save("pkg/a.py", "VALUE = 1", "VALUE = 2")
+        result = reloader.reload("pkg.a")
+        emit(patched=list(patched), ok=result.ok, reloaded=list(result.reloaded),
+             after=cell("pkg.b.both()")[1])
+        """
+        ),
+    )
+    assert out == {
+        "patched": ["patched", "old", 1],
+        "ok": True,
+        "reloaded": ["pkg.a", "pkg.b"],
+        "after": ["patched", "old", 2],
+    }

@@ -119,6 +119,8 @@ class CodeCache:
         module: object,
         loader: SourceFileLoader,
         loaded: Callable[[], StatKey | None],
+        *,
+        verify: bool = False,
     ) -> tuple[CodeType, StatKey | None]:
         """The code an unchanged module re-executes.
 
@@ -127,7 +129,8 @@ class CodeCache:
             module: the live module of that name (the new one runs with its spec).
             loader: its loader, used on a miss.
             loaded: returns the stat signature of the version the module was loaded from
-                (called on a miss only).
+                (called on a miss, or with ``verify``).
+            verify: serve the code kept in memory only if the file is still that version.
 
         Returns:
             ``(code, newer)``. ``newer`` is None when the code is the loaded version's.
@@ -137,7 +140,7 @@ class CodeCache:
             caller puts it once the reload that runs it succeeds.
         """
         code = self.cached(name, module)
-        if code is not None:
+        if code is not None and not verify:
             return code, None
         path = loader.path
         try:
@@ -145,6 +148,8 @@ class CodeCache:
         except OSError:
             current = None
         if current is None or current == loaded():
+            if code is not None:
+                return code, None
             code = SourceFileLoader.get_code(loader, name)
             if not isinstance(code, CodeType):  # pragma: no cover - defensive
                 raise ImportError(f"no code for {name} from {path}", name=name)

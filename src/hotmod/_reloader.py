@@ -53,6 +53,8 @@ def applied_reloads() -> int:
 
 OnReload = Callable[[ReloadResult], object]
 
+_AUTORELOAD = "IPython.extensions.autoreload"
+
 # A pending path standing for every watched file (after an event queue overflow).
 _RESCAN_ALL = ""
 Target = str | os.PathLike[str]
@@ -591,6 +593,9 @@ class Reloader:
                 eager=self.eager,
                 is_watched=lambda name, module: self._index.record_for(name, module) is not None,
                 adapters=AdapterRun(adapters) if adapters else None,
+                # IPython's %autoreload patches modules in place from edited files: with it
+                # loaded, an unchanged dependent's file is checked before its code is reused
+                verify_files=_AUTORELOAD in self._live,
             )
             try:
                 outcome = transaction.run()

@@ -221,6 +221,10 @@ class Transaction:
             run the code of the version they were loaded from.
         code_cache: where unchanged modules' code comes from.
         version_of: the stat signature of the file version a module was loaded from.
+        verify_files: run code kept in memory for an unchanged module only after checking that
+            its file is still the version it was loaded from (another tool may have changed the
+            module in place from an edited file without executing it again: IPython's
+            ``%autoreload``); otherwise the file as it is now runs.
         eager: re-import right away (True) or only evict (False).
         is_watched: whether a module is one of the watched ones (for cleaning up after a
             failed attempt: only watched first-time imports are removed again).
@@ -235,6 +239,7 @@ class Transaction:
         changed: Mapping[str, bytes],
         code_cache: CodeCache,
         version_of: Callable[[str], StatKey | None],
+        verify_files: bool = False,
         eager: bool,
         is_watched: Callable[[str, object], bool],
         adapters: AdapterRun | None = None,
@@ -245,6 +250,7 @@ class Transaction:
         self._changed = changed
         self._code_cache = code_cache
         self._version_of = version_of
+        self._verify_files = verify_files
         self.compiled: dict[str, CodeType] = {}
         # unchanged modules whose file changed since they were loaded: they run the new file
         self.newer_files: dict[str, CodeType] = {}
@@ -305,7 +311,8 @@ class Transaction:
                 if name not in changed:
                     if not self._eager:
                         continue
-                    code = cached(name, old[name])  # the common case: an unchanged dependent
+                    # the common case: an unchanged dependent, run from the code kept in memory
+                    code = None if self._verify_files else cached(name, old[name])
                     if code is not None:
                         codes[name] = code
                         continue
@@ -437,7 +444,11 @@ class Transaction:
             discard_bytecode(spec.origin)
         else:
             code, newer = self._code_cache.code_for(
-                name, self._old[name], loader, lambda: self._version_of(name)
+                name,
+                self._old[name],
+                loader,
+                lambda: self._version_of(name),
+                verify=self._verify_files,
             )
             self._code[name] = code
             if newer is not None:

@@ -87,14 +87,58 @@ def highest_value(spec: PackageSpec) -> int:
     return best
 
 
-def set_value(path: Path, value: int) -> None:
-    """Rewrite ``VALUE = ...`` in ``path`` (whole-file write, as an editor saves)."""
+def set_value(path: Path, value: int, style: str = "in_place") -> None:
+    """Rewrite ``VALUE = ...`` in ``path``, saved the way an editor of ``style`` saves."""
     text = path.read_text()
     new, count = VALUE_RE.subn(f"VALUE = {value}", text, count=1)
     if count != 1:
         raise ValueError(f"no VALUE line in {path}")
+    SAVE_STYLES[style](path, new)
+
+
+def _save_in_place(path: Path, text: str) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(new)
+        fh.write(text)
+
+
+def _save_truncate_then_write(path: Path, text: str) -> None:
+    with open(path, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+        fh.flush()
+        fh.write(text)
+
+
+def _save_replace_temp(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _save_vim(path: Path, text: str) -> None:
+    backup = path.with_name(path.name + "~")
+    os.rename(path, backup)  # backupcopy=no: the original becomes the backup
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.unlink(backup)
+
+
+def _save_jetbrains(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + "___jb_tmp___")
+    old = path.with_name(path.name + "___jb_old___")
+    tmp.write_text(text, encoding="utf-8")
+    os.rename(path, old)
+    os.rename(tmp, path)
+    os.unlink(old)
+
+
+# The editor save styles the watcher handles (tests/test_watching.py has the same five).
+SAVE_STYLES = {
+    "in_place": _save_in_place,
+    "truncate_then_write": _save_truncate_then_write,
+    "replace_temp": _save_replace_temp,
+    "vim": _save_vim,
+    "jetbrains": _save_jetbrains,
+}
 
 
 def pyc_source_mtime(path: Path) -> int:

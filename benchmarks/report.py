@@ -13,7 +13,9 @@ Cell = dict[str, Any]
 PASS, MISS, NA = "✅", "❌", "n/a"
 RELOAD_FACTOR, RELOAD_SLACK_MS = 1.25, 0.5
 CHECK_IDLE_US = 20.0
-WATCH_SLACK_MS = 5.0
+SAVE_TO_LIVE_MS = 10.0  # p50, every save style, default settings
+STARTUP_SHARE = 0.10  # Reloader() on the start-up path, against the app's own import
+FIRST_RELOAD_RATIO = 2.0  # the first reload after start-up against a warm one
 BUILD_MS_AT_1000 = 150.0
 GRAPH_MB_AT_3000 = 5.0
 RESTART_SPEEDUP = 20.0
@@ -191,28 +193,28 @@ def watch_table(results: Results) -> list[str]:
     """Save -> live through the watcher."""
     rows = []
     for c in cells(results, "watch"):
-        goal = c["debounce_ms"] + WATCH_SLACK_MS
         if "save_to_live" not in c:
             continue
-        ok = c["save_to_live"]["median"] <= goal
-        rest = c["save_to_live"]["median"] - c["debounce_ms"] - c["reported"]["median"]
+        median = c["save_to_live"]["median"]
+        rest = median - c["reported"]["median"]
         overhead = f"{c['reported']['median']:.1f} / {rest:.1f}"
         rows.append(
             [
                 c["shape"],
                 c["n"],
                 c["closure"],
+                c.get("style", "in_place"),
                 f"{c['debounce_ms']:.0f}",
                 fmt(c["save_to_live"], 1),
                 overhead,
-                f"{goal:.0f} {mark(ok)}",
+                f"{median / SAVE_TO_LIVE_MS:.2f} {mark(median <= SAVE_TO_LIVE_MS)}",
                 _stale(c),
                 f"{c['callbacks']['median']:.0f}",
                 c["timeouts"],
             ]
         )
-    head = ["shape", "N", "closure", "debounce ms", "save → live ms", "reload / rest"]
-    head += ["goal ms", "stale"]
+    head = ["shape", "N", "closure", "save style", "debounce ms", "save → live ms"]
+    head += ["reload / rest", f"÷ {SAVE_TO_LIVE_MS:.0f} ms", "stale"]
     return table([*head, "callbacks/edit", "timeouts"], rows)
 
 
@@ -248,6 +250,30 @@ def scaling_table(results: Results) -> list[str]:
     return table([*head, "graph update ms", "check() idle µs"], rows)
 
 
+def startup_table(results: Results) -> list[str]:
+    """What a Reloader costs the start-up path, against the app's own import."""
+    rows = []
+    for c in sorted(cells(results, "build"), key=lambda c: (c["shape"], c["n"])):
+        if "construct_ms" not in c:
+            continue
+        share = c["construct_ms"] / c["app_import_ms"]
+        ratio = c["first_reload_ms"] / c["warm_reload_ms"]
+        rows.append(
+            [
+                c["shape"],
+                c["n"],
+                f"{c['app_import_ms']:.1f}",
+                f"{c['construct_ms']:.2f}",
+                f"{share:.3f} = {share / STARTUP_SHARE:.2f} x limit {mark(share <= STARTUP_SHARE)}",
+                f"{c['ready_ms']:.1f}",
+                f"{c['first_reload_ms']:.2f} / {c['warm_reload_ms']:.2f}",
+                f"{ratio:.2f} {mark(ratio <= FIRST_RELOAD_RATIO)}",
+            ]
+        )
+    head = ["shape", "N", "app import ms", "Reloader() ms", "÷ app import", "graph ready ms"]
+    return table([*head, "first / warm reload ms", "first ÷ warm"], rows)
+
+
 def rss_table(results: Results) -> list[str]:
     """RSS and live objects over many reloads."""
     rows = []
@@ -273,6 +299,7 @@ def evaluate_goals(results: Results) -> list[Goal]:
     """Every goal with its verdict over this run."""
     goals = [_goal_reload(results), _goal_fixed_closure(results), _goal_check(results)]
     goals += [_goal_watch(results), _goal_build(results), _goal_memory(results)]
+    goals += [_goal_startup(results), _goal_first_reload(results)]
     goals += [_goal_rss(results), _goal_restart(results)]
     return goals
 
@@ -325,19 +352,48 @@ def _goal_check(results: Results) -> Goal:
 
 
 def _goal_watch(results: Results) -> Goal:
-    """save -> live <= debounce + 5 ms."""
-    verdicts, misses = [], []
+    """save -> live p50 <= 10 ms in every save style (default settings)."""
+    verdicts, misses, worst = [], [], 0.0
     for c in cells(results, "watch"):
+        where = f"{c['shape']}@{c['n']} {c.get('style', 'in_place')}"
         if "save_to_live" not in c:
             verdicts.append(False)
-            misses.append(f"{c['shape']}@{c['n']}: no reload seen")
+            misses.append(f"{where}: no reload seen")
             continue
-        ok = c["save_to_live"]["median"] <= c["debounce_ms"] + WATCH_SLACK_MS
-        verdicts.append(ok)
-        if not ok:
-            misses.append(f"{c['shape']}@{c['n']}: {c['save_to_live']['median']:.1f} ms")
-    detail = "misses " + ", ".join(misses) if misses else "all within"
-    return Goal("save → live ≤ debounce + 5 ms (median)", _all(verdicts), detail)
+        median = c["save_to_live"]["median"]
+        worst = max(worst, median)
+        verdicts.append(median <= SAVE_TO_LIVE_MS)
+        if median > SAVE_TO_LIVE_MS:
+            misses.append(f"{where}: {median:.1f} ms")
+    detail = f"worst {worst:.1f} ms = {worst / SAVE_TO_LIVE_MS:.2f} of the limit"
+    if misses:
+        detail += "; misses " + ", ".join(misses)
+    return Goal("save → live ≤ 10 ms (median, every save style)", _all(verdicts), detail)
+
+
+def _goal_startup(results: Results) -> Goal:
+    """Reloader() <= 10% of the app's import time at N = 1000 and 3000."""
+    verdicts, parts = [], []
+    for c in cells(results, "build"):
+        if "construct_ms" not in c or c["n"] < 1000:
+            continue
+        share = c["construct_ms"] / c["app_import_ms"]
+        verdicts.append(share <= STARTUP_SHARE)
+        parts.append(f"N={c['n']}: {share:.3f} = {share / STARTUP_SHARE:.2f} of the limit")
+    text = "start-up (Reloader()) ≤ 10% of the app's import at N ≥ 1000"
+    return Goal(text, _all(verdicts), "; ".join(parts) or "N ≥ 1000 not run")
+
+
+def _goal_first_reload(results: Results) -> Goal:
+    """The first reload after start-up <= 2 x a warm one."""
+    verdicts, parts = [], []
+    for c in cells(results, "build"):
+        if "first_reload_ms" not in c:
+            continue
+        ratio = c["first_reload_ms"] / c["warm_reload_ms"]
+        verdicts.append(ratio <= FIRST_RELOAD_RATIO)
+        parts.append(f"N={c['n']}: {ratio:.2f} x")
+    return Goal("first reload ≤ 2 x a warm one", _all(verdicts), "; ".join(parts) or "not run")
 
 
 def _goal_build(results: Results) -> Goal:
@@ -427,9 +483,21 @@ SECTIONS = [
         "Save → new code live through the watcher (`on_reload`)",
         "`Reloader(pkg, debounce=D, on_reload=cb).start()` (native events, background "
         "thread); timed from the end of the file write to the first `on_reload` call; stale "
-        "checked after it. reload / rest: the `ReloadResult.duration` of those reloads and what "
-        "is left after it and the debounce (event delivery, scheduling), medians.",
+        "checked after it. Default settings (debounce 50 ms): a save the watcher knows is "
+        "complete (a writer closed the file, or it was renamed into place) is applied after a "
+        "5 ms pause, others after the debounce. Save styles as in tests/test_watching.py. "
+        "reload / rest: the `ReloadResult.duration` of those reloads and what is left of the "
+        "save → live time after it (event delivery, the pause, scheduling), medians.",
         watch_table,
+    ),
+    (
+        "Start-up: what a Reloader costs the start-up path",
+        "In a fresh process, after importing every module of the package (app import, warm "
+        "`.pyc`): `Reloader(pkg)` (indexes every watched module; files whose stat signature "
+        "the import cache kept across processes knows are neither read nor parsed), then "
+        "`graph.dependents()` (graph ready), then 8 edit + reload cycles of `leaf`: the first "
+        "one, and the median of the other seven (warm).",
+        startup_table,
     ),
     (
         "Scaling with N",

@@ -19,6 +19,7 @@ re-executed a module outside the closure, reported a failed reload or missed a s
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import machine_info
+from common import SAVE_STYLES, machine_info
 from generate import APP_SIZE, GENERIC_SHAPES, MIN_APP_SIZE, SIZES, generate
 from report import evaluate_goals, render
 
@@ -38,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 WORKER = HERE / "worker.py"
 DEFAULT_JSON = HERE / "results" / "latest.json"
+CACHE_DIR = Path(tempfile.gettempdir()) / f"hotmod-bench-cache-{os.getpid()}"
 HOTMOD_KINDS = ("reload", "watch", "build", "check", "rss")
 
 
@@ -120,7 +122,8 @@ class Job:
     def label(self) -> str:
         """Short description for progress lines."""
         extra = " flask" if self.config.get("flask") else ""
-        return f"{self.kind}{extra} {self.shape} N={self.n}"
+        style = f" ({self.config['style']})" if self.config.get("style") else ""
+        return f"{self.kind}{extra} {self.shape} N={self.n}{style}"
 
 
 def plan(mode: Mode) -> list[Job]:
@@ -142,6 +145,12 @@ def plan(mode: Mode) -> list[Job]:
         if n in mode.watch_sizes or shape == "app":
             watch = {"repeats": mode.watch_repeats, "debounce": mode.debounce}
             jobs.append(Job("watch", shape, n, watch))
+            if shape == "leaf":  # every editor save style, single-file saves
+                jobs += [
+                    Job("watch", shape, n, {**watch, "style": style})
+                    for style in SAVE_STYLES
+                    if style != "in_place"
+                ]
     for n in (*mode.sizes, *mode.scaling_sizes):
         jobs += [Job("build", "fan10", n), Job("check", "fan10", n, {"calls": mode.check_calls})]
     jobs += [Job("build", "app", mode.app_size)]
@@ -153,9 +162,12 @@ def plan(mode: Mode) -> list[Job]:
 
 
 def worker_env() -> dict[str, str]:
-    """Workers write bytecode (as users' processes do) and find hotmod's source tree."""
+    """Workers write bytecode (as users' processes do) and find hotmod's source tree; hotmod's
+    import cache goes to a folder of this run (warm after the first cell of a package, as for
+    a developer who starts the server again)."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["HOTMOD_CACHE_DIR"] = str(CACHE_DIR)
     paths = [str(SRC), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
@@ -199,6 +211,8 @@ def generate_all(mode: Mode, root: Path) -> dict[tuple[str, int], Path]:
         specs[("generic", n)] = Path(spec.root) / f"{spec.package}.spec.json"
     spec = generate(root, "app", mode.app_size)
     specs[("app", mode.app_size)] = Path(spec.root) / f"{spec.package}.spec.json"
+    # warm .pyc caches, as in a project that has been run before (edits recompile their file)
+    compileall.compile_dir(root, quiet=1)
     return specs
 
 
@@ -207,6 +221,8 @@ def notes_for(results: list[dict[str, Any]]) -> list[str]:
     notes = []
     for c in results:
         label = f"{c['kind']}{' flask' if c.get('flask') else ''} {c['shape']} N={c['n']}"
+        if c.get("style"):
+            label += f" ({c['style']})"
         if "skipped" in c:
             notes.append(f"{label}: skipped ({c['skipped']})")
         if "error" in c:
@@ -280,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = time.perf_counter() - t0
             print(f"[{i}/{len(jobs)}] {job.label()}: {status} {elapsed:.1f}s", file=sys.stderr)
     finally:
+        shutil.rmtree(CACHE_DIR, ignore_errors=True)
         if args.keep:
             print(f"generated packages kept in {root}", file=sys.stderr)
         else:

@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
+
+# hotmod's import cache (parsed imports kept across processes) goes to a folder of this test
+# run, never to the user's cache folder; subprocesses inherit it. Tests of the cache itself set
+# their own.
+os.environ["HOTMOD_CACHE_DIR"] = tempfile.mkdtemp(prefix="hotmod-test-cache-")
 
 # Put at the top of a test module's source: every execution appends the module's name to
 # builtins.EXECUTED, so a test can assert exactly which modules re-executed, in which order.

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import opcode
 import sys
 import time
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 _MODULE_CODE = "<module>"
+_IMPORT_NAME = opcode.opmap["IMPORT_NAME"]  # the instruction an `import` statement runs
 
 # (importer, imported) pairs, append-only: each Reloader reads from its own position. Only
 # importers outside the standard library, site-packages and hotmod are kept (those are never
@@ -104,9 +106,15 @@ class _ObservedImports:
         return None
 
     def note(self, fullname: str, frame: FrameType | None) -> None:
-        """Note the import of ``fullname`` by the module executing ``frame`` (or a caller)."""
+        """Note the import of ``fullname`` by the module executing ``frame`` (or a caller).
+
+        An ``import`` statement of the module's own top-level code is left out: the parser
+        sees it, and follows it when an edit removes it. What is noted is what the parser
+        cannot see: imports made by calls (``import_module``, ``__import__``, a framework)."""
         frame = _module_frame(frame)
-        if frame is not None and not frame.f_code.co_filename.startswith(self._skip):
+        if frame is None or frame.f_code.co_code[frame.f_lasti] == _IMPORT_NAME:
+            return
+        if not frame.f_code.co_filename.startswith(self._skip):
             pair = (frame.f_globals["__name__"], fullname)
             if pair[0] != fullname and pair not in _noted:
                 _noted.add(pair)

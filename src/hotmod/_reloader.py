@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import Self
 
 from hotmod._binding_scan import scan_bindings
-from hotmod._code_cache import CodeCache, StatKey
+from hotmod._code_cache import CodeCache, StatKey, stat_key
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, ReloaderStateError
 from hotmod._fork import ParentPipe, Pipes, track, untrack
+from hotmod._import_cache import ImportCache, default_cache_dir
 from hotmod._import_graph import ImportGraph
 from hotmod._import_parser import ImportParseError, parse_import_scopes
 from hotmod._module_dict import all_modules, get_module, live_modules
@@ -172,6 +173,7 @@ class Reloader:
         self._unparsed: dict[str, bytes] = {}
         self._last_plan: tuple[frozenset[str], int, list[tuple[str, ...]], list[str]] | None = None
         self._sources = SourceStore()
+        self._imports = ImportCache(self._index.roots, default_cache_dir())
         self._codes = CodeCache()
         self._lock = threading.RLock()  # one reload at a time; guards graph/index/sources
         self._reloading = False
@@ -191,6 +193,7 @@ class Reloader:
         self._scheduler = Scheduler(float(debounce), self._children.send)
         with self._lock:
             self._refresh_index(force=True)
+            self._imports.save()
 
     # -- public API ------------------------------------------------------------------------
 
@@ -597,8 +600,14 @@ class Reloader:
                 # loaded, an unchanged dependent's file is checked before its code is reused
                 verify_files=_AUTORELOAD in self._live,
             )
+            executing = {
+                name: (record.path, version)
+                for name, (_, version) in sources.items()
+                if (record := self._index.get(name)) is not None
+            }
             try:
-                outcome = transaction.run()
+                with LOADED.executing(executing):
+                    outcome = transaction.run()
             except KeyboardInterrupt as exc:
                 interrupt = exc
                 result = ReloadResult(
@@ -815,11 +824,22 @@ class Reloader:
         if not added:
             return
         self._graph.add_modules({record.name: record.seq for record in added})
+        cache = self._imports
         for record in added:
+            # A file whose version the import cache knows is neither read nor parsed.
             try:
-                data, version = read_source(record.path)
+                key = stat_key(os.stat(record.path))
             except OSError:
                 continue
+            entry = cache.get(record.path, key, record.name, record.is_package)
+            data: bytes | None = None
+            if entry is not None:
+                version = SourceVersion(key, entry[2])
+            else:
+                try:
+                    data, version = read_source(record.path)
+                except OSError:
+                    continue
             # An edit must never be taken for what is running: the loaded version is the one
             # recorded when hotmod (any Reloader) last loaded or saw this module, else the file
             # as it is now only when the evidence shows the module was imported from it. Else
@@ -832,7 +852,11 @@ class Reloader:
                 LOADED.record(record.name, module, record.path, version)
             if loaded is not None:
                 self._sources.set_loaded(record.path, loaded)
-            self._parse_into_graph(record, data)
+            if entry is not None:
+                self._graph.set_references(record.name, entry[3], at_call=entry[4])
+            else:
+                assert data is not None
+                self._parse_into_graph(record, data, version)
         for record in added:
             module = modules.get(record.name)
             if module is not None:
@@ -873,15 +897,21 @@ class Reloader:
         for name, data in unparsed.items():
             record = self._index.get(name)
             if record is not None:
-                self._parse_into_graph(record, data)
+                self._parse_into_graph(record, data, self._sources.loaded(record.path))
 
-    def _parse_into_graph(self, record: ModuleRecord, data: bytes) -> None:
+    def _parse_into_graph(
+        self, record: ModuleRecord, data: bytes, version: SourceVersion | None
+    ) -> None:
+        """Parse ``data`` (the file's ``version``, kept in the import cache when known)."""
         try:
             refs, at_call = parse_import_scopes(data, record.name, is_package=record.is_package)
         except ImportParseError as exc:
             logger.debug("%s; keeping its previous imports", exc)
             return
         self._graph.set_references(record.name, refs, at_call=at_call)
+        if version is not None:
+            entry = (record.name, record.is_package, version.digest, tuple(refs), tuple(at_call))
+            self._imports.put(record.path, version.key, entry)
 
     # -- watching --------------------------------------------------------------------------
 

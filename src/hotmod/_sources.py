@@ -16,6 +16,8 @@ import hashlib
 import importlib.util
 import os
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -96,12 +98,30 @@ class LoadedVersions:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[object, str, SourceVersion]] = {}
+        # changed modules a reload is executing now: (path, version), by name
+        self._executing: dict[str, tuple[str, SourceVersion]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    @contextmanager
+    def executing(self, versions: Mapping[str, tuple[str, SourceVersion]]) -> Iterator[None]:
+        """While a reload executes new versions of changed modules: a Reloader created by
+        their code (a ``hotmod.watch()`` call with edited options) sees those versions as the
+        ones loaded, not the versions they replace (the re-executed module keeps the spec of
+        the one it replaces, so the entry of that one would still match)."""
+        self._executing.update(versions)
+        try:
+            yield
+        finally:
+            for name in versions:
+                self._executing.pop(name, None)
+
     def get(self, name: str, module: object, path: str) -> SourceVersion | None:
         """The version of ``path`` that ``module`` (the live module ``name``) runs, if known."""
+        running = self._executing.get(name)
+        if running is not None and running[0] == path:
+            return running[1]
         entry = self._entries.get(name)
         if entry is None or entry[1] != path or entry[0] is not spec_of(module):
             return None
@@ -123,7 +143,7 @@ class LoadedVersions:
 LOADED = LoadedVersions()
 
 
-def runs_current_file(name: str, module: object, path: str, data: bytes) -> bool:
+def runs_current_file(name: str, module: object, path: str, data: bytes | None) -> bool:
     """Whether a module that hotmod never loaded runs its file as it is now (``data``).
 
     True only when the evidence says so; False means "not known" (the caller then reloads the
@@ -137,7 +157,8 @@ def runs_current_file(name: str, module: object, path: str, data: bytes) -> bool
        header of ``__cached__`` are the file's now. This also catches an edit after the import
        on a file system whose clock is not the machine's (network drives).
 
-    Call it after ``data`` was read: a change since then makes the stat newer, never older.
+    Call it after ``data`` was read (None: not read, the stat signature of the version known
+    was taken): a change since then makes the stat newer, never older.
     """
     since = looked_up(name)
     if since is None:
@@ -151,10 +172,10 @@ def runs_current_file(name: str, module: object, path: str, data: bytes) -> bool
     last_change = st.st_mtime if os.name == "nt" else max(st.st_mtime, st.st_ctime)
     if last_change >= since:
         return False
-    return not _bytecode_disagrees(module, st, data)
+    return not _bytecode_disagrees(module, path, st, data)
 
 
-def _bytecode_disagrees(module: object, st: os.stat_result, data: bytes) -> bool:
+def _bytecode_disagrees(module: object, path: str, st: os.stat_result, data: bytes | None) -> bool:
     """Whether the header of the module's ``.pyc`` describes another version of its source."""
     spec = spec_of(module)
     cached = getattr(spec, "cached", None) if spec is not None else None
@@ -168,6 +189,12 @@ def _bytecode_disagrees(module: object, st: os.stat_result, data: bytes) -> bool
     if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
         return False  # no bytecode, or another Python's: no evidence either way
     if int.from_bytes(header[4:8], "little") & 1:  # PEP 552 hash-based .pyc
+        if data is None:
+            try:
+                with open(path, "rb") as file:
+                    data = file.read()
+            except OSError:
+                return True  # cannot tell: not proven
         return header[8:16] != importlib.util.source_hash(data)
     mtime = int.from_bytes(header[8:12], "little")
     size = int.from_bytes(header[12:16], "little")

@@ -638,11 +638,20 @@ def test_check_applies_at_once_in_the_callers_thread(project: Project) -> None:
             got["after_check"] = value() == new
             got["reloaded"] = list(res.reloaded)
             got["again"] = repr(r.check())
-        # background=True with a long debounce: check() does not wait for it.
+        # background=True with a long debounce: check() does not wait for it. (The file is
+        # kept open for writing: a save known complete would be applied by the background
+        # thread at once, without waiting for the debounce either.)
+        open_files = []
+        def save_and_keep_open(path, text):
+            f = open(path, "w")
+            f.write(text)
+            f.flush()
+            open_files.append(f)
         with hotmod.Reloader("pkg", on_reload=on_reload, debounce=30) as r:
-            new = bump("pkg/mod.py")
+            new = bump("pkg/mod.py", save_and_keep_open)
             started = time.monotonic()
             wait_until(lambda: r.check() is not None, "check() to apply the change")
+            open_files.pop().close()
             got["took"] = time.monotonic() - started
             got["debounced_value"] = value() == new
             got["again_bg"] = repr(r.check())

@@ -25,8 +25,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 
-from chromium import Chromium  # noqa: E402
 from common import percentile  # noqa: E402
+
+from chromium import Chromium  # noqa: E402
 
 TITLE = "document.getElementById('title') && document.getElementById('title').textContent"
 SERVERS = {
@@ -95,9 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     chromium = Chromium()
     try:
-        rows = [
-            (name, measure(chromium, *spec, args.edits)) for name, spec in SERVERS.items()
-        ]
+        rows = [(name, measure(chromium, *spec, args.edits)) for name, spec in SERVERS.items()]
     finally:
         chromium.close()
     print("| server | edits | p50 ms | p90 ms | max ms | goal p50 < 100 ms |")

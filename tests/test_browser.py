@@ -185,7 +185,7 @@ def test_page_reloads_once_after_the_server_restarted(
     server.kill()
     edit(views, "Flask page", "After restart")  # changed while no server ran
     live(python("serve.py", "--port", port.group(1)), cwd=root).line()  # new process, same port
-    page.wait(f"{TITLE} === 'After restart'")  # reloaded by itself
+    page.wait(f"{TITLE} === 'After restart'", timeout=40)  # reloaded by itself
     assert page.eval("window.__marker__") is None
     assert page.wait("window.__hotmod__ && window.__hotmod__.boot") != first
 

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench bench-quick soak clean venv
+.PHONY: test demo lint typecheck pytest bench bench-quick soak clean venv chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict src/hotmod
 
-pytest: $(STAMP)
+# The browser tests (tests/test_browser.py) run Debian's Chromium: installed here when missing
+# and we are root; otherwise this stops with the command that installs it.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update && apt-get install -y chromium; \
+	  else \
+	    echo "Chromium is needed by the browser tests: sudo apt-get update && sudo apt-get install -y chromium"; \
+	    exit 1; \
+	  fi; }
+
+pytest: $(STAMP) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -285,6 +285,32 @@ class Reloader:
             return None
         return self._apply_pending(raise_interrupt=True)
 
+    def _wait_due(self, timeout: float | None = None) -> bool:
+        """Block until pending changes are due (True: call ``check()`` now), or until ``stop()``
+        or ``timeout`` seconds (False). Applies nothing itself.
+
+        For a safe point that has nothing else to wait for (the dev servers' browser event
+        stream, which runs no user code). In a process forked from a watching one it waits for
+        the parent's pipe. Never hot: every wait blocks.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            parent = self._parent
+            if parent is None or self._parent_reader is not None or self._scheduler:
+                return self._scheduler.wait_due(remaining)
+            try:  # a forked child without a reader thread: the parent's paths come from here
+                ready, _, _ = select.select([parent.fd], [], [], remaining)
+            except (OSError, ValueError):  # closed meanwhile: the parent is gone
+                ready = [parent.fd]
+            if not ready:
+                return False
+            if self._parent is parent:
+                self._receive_from(parent)
+        return False
+
     def start(self) -> Self:
         """Start watching (and, with ``background=True``, reloading in a background thread).
 

@@ -87,15 +87,25 @@ class Scheduler:
             due = min(due, self._last + min(debounce, _COMPLETE_QUIET))
         return due
 
-    def wait_due(self) -> bool:
-        """Block until pending changes are due (True), or until ``stop()`` (False)."""
+    def wait_due(self, timeout: float | None = None) -> bool:
+        """Block until pending changes are due (True), or until ``stop()`` or ``timeout``
+        seconds (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self.lock:
             while not self._pending and not self.stopping:
-                self.lock.wait()
+                if deadline is None:
+                    self.lock.wait()
+                elif not self.lock.wait(max(0.0, deadline - time.monotonic())):
+                    return False
             while not self.stopping:
-                remaining = self._due() - time.monotonic()
+                now = time.monotonic()
+                remaining = self._due() - now
                 if remaining <= 0:
                     return True
+                if deadline is not None:
+                    if now >= deadline:
+                        return False
+                    remaining = min(remaining, deadline - now)
                 self.lock.wait(remaining)
             return False
 

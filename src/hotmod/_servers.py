@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import Any, Protocol
 
+from hotmod._browser import BrowserReload
 from hotmod._exceptions import ArgumentTypeError
 from hotmod._reloader import Reloader, applied_reloads
 from hotmod._worker import SharedReloader, apply_pending
@@ -170,14 +171,17 @@ class _Resolver:
 
 def _make(
     target: str, packages: tuple[str, ...], options: dict[str, Any]
-) -> tuple[AppTarget, _Resolver, SharedReloader]:
+) -> tuple[AppTarget, _Resolver, SharedReloader, bool]:
+    browser_reload = options.pop("browser_reload", True)
+    if not isinstance(browser_reload, bool):
+        raise ArgumentTypeError(f"browser_reload must be True or False, not {browser_reload!r}")
     parsed = parse_target(target)
     for package in packages:
         if not isinstance(package, str):
             raise ArgumentTypeError(f"packages are names (str), not {package!r}")
     resolver = _Resolver(parsed)
     shared = SharedReloader(packages or (parsed.module.partition(".")[0],), options)
-    return parsed, resolver, shared
+    return parsed, resolver, shared, browser_reload
 
 
 class _Adapter:
@@ -185,10 +189,18 @@ class _Adapter:
 
     _kind = ""
 
-    def __init__(self, target: AppTarget, resolver: _Resolver, shared: SharedReloader) -> None:
+    def __init__(
+        self,
+        target: AppTarget,
+        resolver: _Resolver,
+        shared: SharedReloader,
+        browser_reload: bool = True,
+    ) -> None:
         self.target = target
         self._shared = shared
         self._resolver = resolver
+        # Live reload and the error overlay for the browser pages (hotmod._browser).
+        self._browser = BrowserReload(lambda: shared.reloader) if browser_reload else None
 
     @property
     def reloader(self) -> Reloader:
@@ -214,8 +226,13 @@ class WSGIApp(_Adapter):
     _kind = "wsgi"
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        reloader = self._shared.reloader
-        apply_pending(reloader)  # the request's thread, before the request: a safe point
+        browser = self._browser
+        if browser is not None and browser.handles(environ.get("PATH_INFO", "")):
+            return browser.wsgi_endpoint(environ, start_response)
+        if browser is not None:
+            browser.apply()  # as below, and the open pages hear of the outcome
+        else:
+            apply_pending(self._shared.reloader)  # the request's thread: a safe point
         app: WSGIApplication = self._resolver.resolve()
         version = (VERSION_HEADER, str(applied_reloads()))
 
@@ -227,6 +244,8 @@ class WSGIApp(_Adapter):
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
+        if browser is not None:
+            return browser.wsgi_inject(app, environ, start_with_version)
         return app(environ, start_with_version)
 
 
@@ -242,8 +261,14 @@ class ASGIApp(_Adapter):
             lifespan_app: ASGIApplication = self._resolver.resolve()
             await lifespan_app(scope, receive, send)
             return
-        reloader = self._shared.reloader
-        apply_pending(reloader)  # the event loop's thread, before the connection
+        browser = self._browser
+        if browser is not None and browser.handles(scope.get("path", "")):
+            await browser.asgi_endpoint(scope, receive, send)
+            return
+        if browser is not None:
+            browser.apply()  # as below, and the open pages hear of the outcome
+        else:
+            apply_pending(self._shared.reloader)  # the event loop's thread, before the connection
         app: ASGIApplication = self._resolver.resolve()
         version = (_VERSION_HEADER_BYTES, str(applied_reloads()).encode("latin-1"))
 
@@ -252,6 +277,9 @@ class ASGIApp(_Adapter):
                 message = {**message, "headers": [*message.get("headers", ()), version]}
             await send(message)
 
+        if browser is not None:
+            await browser.asgi_inject(app, scope, receive, send_with_version)
+            return
         await app(scope, receive, send_with_version)
 
 

@@ -12,6 +12,16 @@ def index() -> str:
     return "Hello from Flask!"
 
 
+@bp.get("/page")
+def page() -> str:
+    """An HTML page: open it in a browser, save an edit here, and it reloads by itself."""
+    return (
+        "<!doctype html><html><body><h1 id='title'>Flask page</h1>"
+        "<button id='button' onclick=\"this.textContent='clicked'\">click me</button>"
+        "</body></html>"
+    )
+
+
 @bp.get("/add/<int:a>/<int:b>")
 def add(a: int, b: int) -> dict[str, int]:
     return {"sum": a + b}

@@ -10,6 +10,7 @@ from starlette_demo import views
 app = Starlette(
     routes=[
         Route("/", views.homepage),
+        Route("/page", views.page),
         Route("/add/{a:int}/{b:int}", views.add),
     ]
 )

@@ -30,7 +30,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 WARNING = re.compile(r"Warning|already registered|Conflicting '")
 
 FILES = {
-    "polls/models.py": '''\
+    "polls/models.py": """\
 from django.db import models
 
 
@@ -44,8 +44,8 @@ class Question(models.Model):
 class Choice(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE)
     choice_text = models.CharField(max_length=200)
-''',
-    "polls/views.py": '''\
+""",
+    "polls/views.py": """\
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -77,8 +77,8 @@ def create(request):
     from mysite import state
 
     return JsonResponse({"signals": state.SIGNALS[-2:]})
-''',
-    "polls/urls.py": '''\
+""",
+    "polls/urls.py": """\
 from django.urls import path
 
 from . import views
@@ -92,8 +92,8 @@ urlpatterns = [
     path("create/", views.create, name="create"),
     path("extra-v0/", views.index, name="extra"),
 ]
-''',
-    "polls/forms.py": '''\
+""",
+    "polls/forms.py": """\
 from django import forms
 
 from .models import Question
@@ -104,8 +104,8 @@ class QuestionForm(forms.ModelForm):
         model = Question
         fields = ["question_text"]
         labels = {"question_text": "form-v0"}
-''',
-    "polls/admin.py": '''\
+""",
+    "polls/admin.py": """\
 from django.contrib import admin
 
 from .models import Choice, Question
@@ -118,8 +118,8 @@ class QuestionAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Choice)
-''',
-    "polls/signals.py": '''\
+""",
+    "polls/signals.py": """\
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -140,8 +140,8 @@ def on_save_uid(sender, instance, **kwargs):
     from mysite import state
 
     state.SIGNALS.append(TAG + "-uid")
-''',
-    "polls/apps.py": '''\
+""",
+    "polls/apps.py": """\
 from django.apps import AppConfig
 
 
@@ -151,9 +151,9 @@ class PollsConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401
-''',
+""",
     "polls/templatetags/__init__.py": "",
-    "polls/templatetags/poll_extras.py": '''\
+    "polls/templatetags/poll_extras.py": """\
 from django import template
 
 register = template.Library()
@@ -162,7 +162,7 @@ register = template.Library()
 @register.filter
 def shout(value):
     return value.upper() + "-tag-v0"
-''',
+""",
     "polls/templates/polls/tag.html": "{% load poll_extras %}{{ word|shout }}",
     "mysite/state.py": '''\
 """What Django's registries hold, as JSON (this module is never edited)."""
@@ -210,7 +210,7 @@ def view(request):
         "routes": routes,
     })
 ''',
-    "mysite/urls.py": '''\
+    "mysite/urls.py": """\
 from django.contrib import admin
 from django.urls import include, path
 
@@ -221,10 +221,10 @@ urlpatterns = [
     path("polls/", include("polls.urls")),
     path("state/", state.view),
 ]
-''',
+""",
 }
 
-SETTINGS_TAIL = '''
+SETTINGS_TAIL = """
 INSTALLED_APPS += ["polls", "hotmod.django"]
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 LOGGING = {
@@ -233,7 +233,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"hotmod": {"handlers": ["console"], "level": "INFO"}},
 }
-'''
+"""
 
 
 def env() -> dict[str, str]:
@@ -366,3 +366,5 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._reader.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

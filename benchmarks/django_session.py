@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from django_app import Response, Server, make_project, save  # noqa: E402
+from django_app import Response, Server, make_project, save
 
 RELOADED = re.compile(r"reloaded .* in ([0-9.]+) ms")
 
@@ -55,7 +55,12 @@ def _state_ok(state: dict[str, object]) -> bool:
 
 
 KINDS = [
-    Kind("polls/views.py", lambda n: f'"views-v{n}"', lambda n: "/polls/", lambda n, r: r.body == f"views-v{n}"),
+    Kind(
+        "polls/views.py",
+        lambda n: f'"views-v{n}"',
+        lambda n: "/polls/",
+        lambda n, r: r.body == f"views-v{n}",
+    ),
     Kind(
         "polls/models.py",
         lambda n: f'"label-v{n}"',
@@ -130,7 +135,10 @@ def session(edits: int, root: Path) -> dict[str, object]:
                 print(f"edit {edit} ({kind.path}): stale {reply!r} {state!r}", file=sys.stderr)
             if kind.path == "polls/urls.py" and server.get(f"/polls/extra-v{old}/").status != 404:
                 stale += 1
-                print(f"edit {edit}: the removed route /polls/extra-v{old}/ still serves", file=sys.stderr)
+                print(
+                    f"edit {edit}: the removed route /polls/extra-v{old}/ still serves",
+                    file=sys.stderr,
+                )
     finally:
         server.stop()
     errors += server.count("reload failed")
@@ -173,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="hotmod-django-") as folder:
             result = session(args.edits, Path(folder) / "project")
-    print("| edits | errors | warnings | stale responses | reload median | reload p95 | reload max | save → live median |")
+    print(
+        "| edits | errors | warnings | stale responses | reload median | reload p95 "
+        "| reload max | save → live median |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     print(
         f"| {result['edits']} | {result['errors']} | {result['warnings']} | {result['stale']} "

@@ -253,7 +253,7 @@ class DjangoRegistries(Adapter[_State]):
         admin_urls = {site.name: site for site in state.sites}
         patterns = _namespace(root).get("urlpatterns")
         if isinstance(patterns, list):
-            _refresh_patterns(patterns, names, live, admin_urls, state.replaced, 0)
+            _refresh_patterns(patterns, names, live, admin_urls, state.replaced)
 
 
 def _receiver_module(entry: Any) -> str | None:
@@ -269,7 +269,8 @@ def _refresh_patterns(
     live: Mapping[str, ModuleType],
     admin_urls: Mapping[str, Any],
     replaced: list[tuple[list[Any], int, Any]],
-    depth: int,
+    *,
+    depth: int = 0,
 ) -> bool:
     """Replace the resolvers in ``patterns`` that hold a replaced urlconf module (or the URLs
     of an admin site whose registry changed), and those above a replaced one. True if any
@@ -296,7 +297,7 @@ def _refresh_patterns(
             else new_source
         )
         below = isinstance(children, list) and _refresh_patterns(
-            children, names, live, admin_urls, replaced, depth + 1
+            children, names, live, admin_urls, replaced, depth=depth + 1
         )
         if new_source is not source or below:
             patterns[index] = URLResolver(
@@ -351,7 +352,9 @@ def _refresh_template_libraries(names: frozenset[str]) -> None:
 
 def _has_library(names: frozenset[str]) -> bool:
     return any(
-        path in names for engine in _engines() for path in (*engine.libraries.values(), *engine.builtins)
+        path in names
+        for engine in _engines()
+        for path in (*engine.libraries.values(), *engine.builtins)
     )
 
 

@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 _EXTENDED = ("django.core", "django.contrib.staticfiles")
 
 
-class HotmodConfig(AppConfig):
+class HotmodConfig(AppConfig):  # type: ignore[misc]
     """Makes ``runserver`` hotmod's wherever ``hotmod.django`` is listed in INSTALLED_APPS.
 
     Django gives a command to the first app listing it, so ``django.contrib.staticfiles``

@@ -25,7 +25,7 @@ if apps.is_installed("django.contrib.staticfiles"):
         Command as BaseCommand,
     )
 else:
-    from django.core.management.commands.runserver import (  # type: ignore[assignment]
+    from django.core.management.commands.runserver import (
         Command as BaseCommand,
     )
 
@@ -77,7 +77,7 @@ def _reset_template_loaders() -> None:
     reset_loaders()
 
 
-class Command(BaseCommand):  # type: ignore[misc,valid-type]
+class Command(BaseCommand):  # type: ignore[misc]
     help = (
         "Starts a lightweight web server for development that applies code changes in "
         "process (hotmod) instead of restarting."

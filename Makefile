@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench bench-quick soak clean venv chromium
+.PHONY: test demo lint typecheck pytest bench bench-quick bench-django soak clean venv chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/run.py --quick $(BENCH_ARGS)
+
+# A 200-edit session on a Django project under runserver + hotmod.django (table on stdout).
+bench-django: $(STAMP)
+	PYTHONPATH=src $(PY) benchmarks/django_session.py $(BENCH_ARGS)
 
 soak: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/soak.py $(SOAK_ARGS)

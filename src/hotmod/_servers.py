@@ -180,8 +180,19 @@ def _make(
         if not isinstance(package, str):
             raise ArgumentTypeError(f"packages are names (str), not {package!r}")
     resolver = _Resolver(parsed)
-    shared = SharedReloader(packages or (parsed.module.partition(".")[0],), options)
+    shared = SharedReloader(packages or _default_packages(parsed), options)
     return parsed, resolver, shared, browser_reload
+
+
+def _default_packages(target: AppTarget) -> tuple[str, ...]:
+    """The target's top-level package; for a Django application (its module set Django up),
+    the project's packages too: its apps and its project package."""
+    top = target.module.partition(".")[0]
+    if "django" in sys.modules:
+        from hotmod.adapters.django import project_packages
+
+        return project_packages(top)
+    return (top,)
 
 
 class _Adapter:
@@ -295,7 +306,9 @@ def wsgi(target: str, *packages: str, **options: Any) -> WSGIApp:
     Args:
         target: ``"package.module:app"`` or ``"package.module:create_app()"``; the module is
             imported now.
-        *packages: names of the packages to watch; default: the target's top-level package.
+        *packages: names of the packages to watch; default: the target's top-level package
+            (for a Django project, also the packages of its apps that are not installed in
+            site-packages, see ``hotmod.django``).
         **options: keyword arguments of ``Reloader`` (``paths``, ``polling``, ``on_reload``,
             ...); ``background`` is always False: changes are applied at requests.
 

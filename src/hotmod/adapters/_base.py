@@ -29,10 +29,13 @@ S = TypeVar("S")
 
 # name -> (module, class) of the built-in adapters, each imported only when first used. The
 # adapter's ``requires`` says when it takes part; a framework adapter's module may import its
-# framework at the top, as it is only imported once the framework is.
+# framework at the top, as it is only imported once the framework is: the name of a framework's
+# adapter is the framework's top-level module, and ``select`` imports the adapter only once
+# that module is imported.
 _BUILTINS: dict[str, tuple[str, str]] = {
     "logging": ("hotmod.adapters._side_effects", "LoggingHandlers"),
     "atexit": ("hotmod.adapters._side_effects", "AtexitCallbacks"),
+    "django": ("hotmod.adapters.django", "DjangoRegistries"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []
@@ -153,10 +156,11 @@ def check_adapters(adapters: object) -> tuple[Adapter[Any], ...] | None:
 def select(adapters: tuple[Adapter[Any], ...] | None) -> list[Adapter[Any]]:
     """The adapters taking part in a reload now: ``adapters``, or (None) the built-in ones,
     then the registered ones; each only while the module it ``requires`` is imported."""
-    if adapters is None:
-        # registered first: the built-ins' commit runs last, after every other can fail
-        adapters = (*_registered, *(builtin(name) for name in _BUILTINS))
     live = live_modules()
+    if adapters is None:
+        # registered first: the built-ins' commit runs last, after every other can fail; a
+        # framework's adapter is not even imported while its framework is not
+        adapters = (*_registered, *(builtin(name) for name in _BUILTINS if name in live))
     return [a for a in adapters if a.requires is None or a.requires in live]
 
 

@@ -1,0 +1,98 @@
+"""``manage.py runserver`` that reloads changed modules in process instead of restarting.
+
+The command Django's ``runserver`` (``django.contrib.staticfiles``' when it is installed), with
+three differences: the autoreloader is always off (what ``--noreload`` does), the project's
+packages are watched by a hotmod Reloader, and every request first applies the changes saved
+since the last request, in its own thread. Template files changed since the last request are
+re-read too (Django's cached template loader is otherwise reset by the autoreloader).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.apps import apps
+
+from hotmod._reloader import applied_reloads
+from hotmod._servers import VERSION_HEADER
+from hotmod._worker import SharedReloader, apply_pending
+from hotmod.adapters.django import project_packages
+
+if apps.is_installed("django.contrib.staticfiles"):
+    from django.contrib.staticfiles.management.commands.runserver import (
+        Command as BaseCommand,
+    )
+else:
+    from django.core.management.commands.runserver import (
+        Command as BaseCommand,
+    )
+
+
+class SafePoints:
+    """A WSGI application that applies pending changes before handing each request on."""
+
+    def __init__(self, application: Callable[..., Iterable[bytes]], packages: tuple[str, ...]):
+        self.application = application
+        self.packages = packages
+        self._shared = SharedReloader(packages, {})
+        self._templates = _template_signature()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        apply_pending(self._shared.reloader)  # the request's thread, before the request
+        signature = _template_signature()
+        if signature != self._templates:
+            self._templates = signature
+            _reset_template_loaders()
+        version = (VERSION_HEADER, str(applied_reloads()))
+
+        def start_with_version(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            return start_response(status, [*headers, version], *exc)
+
+        return self.application(environ, start_with_version)
+
+
+def _template_signature() -> tuple[tuple[str, int], ...]:
+    """Paths and mtimes of the files in the project's template folders (Django's own
+    templates are not among them)."""
+    from django.template.autoreload import get_template_directories
+
+    found: list[tuple[str, int]] = []
+    for folder in get_template_directories():
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                path = os.path.join(root, name)
+                try:
+                    found.append((path, os.stat(path).st_mtime_ns))
+                except OSError:
+                    continue
+    found.sort()
+    return tuple(found)
+
+
+def _reset_template_loaders() -> None:
+    from django.template.autoreload import reset_loaders
+
+    reset_loaders()
+
+
+class Command(BaseCommand):  # type: ignore[misc]
+    help = (
+        "Starts a lightweight web server for development that applies code changes in "
+        "process (hotmod) instead of restarting."
+    )
+
+    def run(self, **options: Any) -> None:
+        """Serve without Django's autoreloader: hotmod applies changes at each request."""
+        options["use_reloader"] = False
+        super().run(**options)
+
+    def get_handler(self, *args: Any, **options: Any) -> SafePoints:
+        handler = super().get_handler(*args, **options)
+        packages = project_packages()
+        self.stdout.write(
+            f"hotmod: watching {', '.join(packages)}; changes are applied before each "
+            "request (Django's autoreloader is off)\n"
+        )
+        return SafePoints(handler, packages)

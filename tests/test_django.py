@@ -1,0 +1,397 @@
+"""Django under hotmod, end to end: a startproject/startapp project with an SQLite database,
+served by ``manage.py runserver`` with ``hotmod.django`` installed (and by ``hotmod.wsgi``
+under werkzeug), edited through the file system and checked through real HTTP requests.
+
+The project and its server are in benchmarks/django_app.py (the 200-edit session uses them).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from conftest import Project
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+app = _load("django_app")
+
+
+@pytest.fixture(scope="module")
+def template_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """startproject + startapp + migrate, once: each test edits a copy."""
+    return app.make_project(tmp_path_factory.mktemp("django") / "template")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def site(template_project: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    shutil.copytree(template_project, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.fixture
+def server(site: Path) -> Iterator[object]:
+    running = app.Server(site)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _state(server: object) -> dict[str, object]:
+    reply = server.get("/state/")  # type: ignore[attr-defined]
+    assert reply.status == 200, reply
+    found: dict[str, object] = reply.json()
+    return found
+
+
+def _consistent(state: dict[str, object]) -> None:
+    """apps.get_model, the app config, the admin registry and its URLs hold the live classes."""
+    for key in ("get_model_is_live", "app_config_is_live", "admin_is_live", "admin_url_is_live"):
+        assert state[key] is True, (key, state)
+    assert state["admin_polls"] == ["Choice", "Question"], state
+
+
+class Edits:
+    """Saves through the file system and waits for the server to have applied them."""
+
+    def __init__(self, server: object, root: Path) -> None:
+        self.server = server
+        self.root = root
+
+    def good(self, rel: str, old: str, new: str, page: str, expected: str) -> None:
+        before = _state(self.server)
+        version = self.server.get("/state/").version  # type: ignore[attr-defined]
+        app.save(self.root / rel, old, new)
+
+        def applied() -> bool:
+            reply = self.server.get(page)  # type: ignore[attr-defined]
+            return bool(reply.version > version)
+
+        self.server.wait_for(applied, f"the edit of {rel} to be applied")  # type: ignore[attr-defined]
+        reply = self.server.get(page)  # type: ignore[attr-defined]
+        assert reply.status == 200, reply
+        assert expected in reply.body, (rel, reply)
+        after = _state(self.server)
+        _consistent(after)
+        assert before["get_model_is_live"] is True
+
+    def broken(self, rel: str, old: str, new: str, page: str, expected: str) -> None:
+        """A broken edit: rolled back, the old code keeps serving, the registries agree."""
+        failed = self.server.count("reload failed")  # type: ignore[attr-defined]
+        before = _state(self.server)
+        app.save(self.root / rel, old, new)
+
+        def rolled_back() -> bool:
+            self.server.get(page)  # type: ignore[attr-defined]
+            return bool(self.server.count("reload failed") > failed)  # type: ignore[attr-defined]
+
+        self.server.wait_for(rolled_back, f"the broken edit of {rel} to be rolled back")  # type: ignore[attr-defined]
+        reply = self.server.get(page)  # type: ignore[attr-defined]
+        assert reply.status == 200, reply
+        assert expected in reply.body, (rel, reply)
+        after = _state(self.server)
+        _consistent(after)
+        assert after["fields"] == before["fields"]
+        assert after["admin_list_display"] == before["admin_list_display"]
+        app.save(self.root / rel, new, old)  # back as it was: applies (or is a no-op save)
+
+
+def _no_warnings(server: object) -> None:
+    warnings = server.warnings()  # type: ignore[attr-defined]
+    assert not warnings, "\n".join(warnings) + "\n" + server.output  # type: ignore[attr-defined]
+
+
+BREAK = "\nraise RuntimeError('broken on purpose')\n"
+
+
+@pytest.mark.timeout(240)
+def test_runserver_applies_each_kind_of_edit_and_rolls_back_broken_ones(
+    server: object, site: Path
+) -> None:
+    edits = Edits(server, site)
+    assert "hotmod: watching polls, mysite" in server.output  # type: ignore[attr-defined]
+    _consistent(_state(server))
+
+    # views
+    edits.broken(
+        "polls/views.py",
+        'GREETING = "views-v0"',
+        'GREETING = "views-v9"' + BREAK,
+        "/polls/",
+        "views-v0",
+    )
+    edits.good("polls/views.py", '"views-v0"', '"views-v1"', "/polls/", "views-v1")
+
+    # models: a new method; then a new field in _meta (the migration is the user's job)
+    edits.broken("polls/models.py", '"label-v0"', '"label-v9"' + BREAK, "/polls/label/", "label-v0")
+    edits.good("polls/models.py", '"label-v0"', '"label-v1"', "/polls/label/", "label-v1")
+    edits.good(
+        "polls/models.py",
+        "    def label(self):",
+        "    votes = models.IntegerField(default=0)\n\n    def label(self):",
+        "/polls/label/",
+        "label-v1",
+    )
+    assert "votes" in _state(server)["fields"]
+    edits.good(
+        "polls/models.py",
+        "    votes = models.IntegerField(default=0)\n\n",
+        "",
+        "/polls/label/",
+        "label-v1",
+    )
+    assert "votes" not in _state(server)["fields"]
+
+    # admin: registrations follow the new classes
+    edits.broken(
+        "polls/admin.py",
+        'list_display = ("question_text",)',
+        'list_display = ("question_text", "id")' + BREAK,
+        "/state/",
+        '"admin_list_display": ["question_text"]',
+    )
+    edits.good(
+        "polls/admin.py",
+        'list_display = ("question_text",)',
+        'list_display = ("question_text", "id")',
+        "/state/",
+        '"admin_list_display": ["question_text", "id"]',
+    )
+
+    # forms: a new label and a new field
+    edits.broken("polls/forms.py", '"form-v0"', '"form-v9"' + BREAK, "/polls/form/", "form-v0")
+    edits.good(
+        "polls/forms.py",
+        'fields = ["question_text"]\n        labels = {"question_text": "form-v0"}',
+        'fields = ["question_text"]\n        labels = {"question_text": "form-v1"}',
+        "/polls/form/",
+        "question_text:form-v1",
+    )
+    edits.good(
+        "polls/forms.py",
+        "    class Meta:",
+        "    extra = forms.CharField()\n\n    class Meta:",
+        "/polls/form/",
+        "question_text,extra:form-v1",
+    )
+
+    # template tags: the engine's library is the new one, compiled templates are dropped
+    edits.broken(
+        "polls/templatetags/poll_extras.py",
+        '"-tag-v0"',
+        '"-tag-v9"' + BREAK,
+        "/polls/tag/",
+        "HELLO-tag-v0",
+    )
+    edits.good(
+        "polls/templatetags/poll_extras.py", '"-tag-v0"', '"-tag-v1"', "/polls/tag/", "HELLO-tag-v1"
+    )
+
+    # signals: the old receivers (with and without dispatch_uid) are disconnected
+    edits.broken(
+        "polls/signals.py",
+        'TAG = "signal-v0"',
+        'TAG = "signal-v9"' + BREAK,
+        "/polls/create/",
+        '["signal-v0", "signal-v0-uid"]',
+    )
+    edits.good(
+        "polls/signals.py",
+        'TAG = "signal-v0"',
+        'TAG = "signal-v1"',
+        "/polls/create/",
+        '["signal-v1", "signal-v1-uid"]',
+    )
+
+    # urls: a new route, a renamed one (the old path is gone), reverse() sees them
+    edits.broken(
+        "polls/urls.py",
+        'app_name = "polls"',
+        'app_name = "polls"' + BREAK,
+        "/state/",
+        '"extra": "/polls/extra-v0/"',
+    )
+    edits.good(
+        "polls/urls.py",
+        '    path("extra-v0/", views.index, name="extra"),',
+        '    path("new/", views.label, name="new"),\n'
+        '    path("extra-v1/", views.index, name="extra"),',
+        "/polls/new/",
+        "label-v1",
+    )
+    state = _state(server)
+    assert state["routes"] == {
+        "index": "/polls/",
+        "label": "/polls/label/",
+        "extra": "/polls/extra-v1/",
+        "new": "/polls/new/",
+    }
+    assert server.get("/polls/extra-v0/").status == 404  # type: ignore[attr-defined]
+    assert server.get("/polls/extra-v1/").body == "views-v1"  # type: ignore[attr-defined]
+    _no_warnings(server)
+    # one process all along: Django's autoreloader never ran, nothing restarted
+    assert "Watching for file changes" not in server.output  # type: ignore[attr-defined]
+    assert server.count("Performing system checks") == 1  # type: ignore[attr-defined]
+
+
+SERVE = """\
+import logging
+import hotmod
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+app = hotmod.wsgi("mysite.wsgi:application")
+
+if __name__ == "__main__":
+    import sys
+    from werkzeug.serving import run_simple
+
+    run_simple("127.0.0.1", int(sys.argv[1]), app, use_reloader=False, threaded=True)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_hotmod_wsgi_serves_a_django_project_under_werkzeug(site: Path) -> None:
+    (site / "serve.py").write_text(SERVE)
+    server = app.Server(site, ["serve.py", "{port}"])
+    try:
+        assert "watching mysite, polls" in server.output  # the apps too, not just mysite
+        edits = Edits(server, site)
+        edits.good("polls/views.py", '"views-v0"', '"views-v1"', "/polls/", "views-v1")
+        edits.broken(
+            "polls/models.py", '"label-v0"', '"label-v9"' + BREAK, "/polls/label/", "label-v0"
+        )
+        edits.good("polls/models.py", '"label-v0"', '"label-v1"', "/polls/label/", "label-v1")
+        edits.good(
+            "polls/templatetags/poll_extras.py",
+            '"-tag-v0"',
+            '"-tag-v1"',
+            "/polls/tag/",
+            "HELLO-tag-v1",
+        )
+        edits.good(
+            "polls/urls.py",
+            '    path("extra-v0/", views.index, name="extra"),',
+            '    path("extra-v1/", views.index, name="extra"),',
+            "/polls/extra-v1/",
+            "views-v1",
+        )
+        assert server.get("/polls/extra-v0/").status == 404
+        _no_warnings(server)
+    finally:
+        server.stop()
+
+
+INCLUDE_BEFORE_HOTMOD = """\
+import json, os, sys
+from pathlib import Path
+os.environ["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+import django
+django.setup()
+from django.urls import get_resolver, resolve, reverse
+get_resolver().url_patterns                     # mysite.urls and polls.urls loaded
+import hotmod                                   # after: include("polls.urls") not observed
+r = hotmod.Reloader("mysite", "polls")
+edge = "mysite.urls" in r.graph.dependents("polls.urls")
+path = Path("polls/urls.py")
+path.write_text(path.read_text().replace(
+    '    path("extra-v0/", views.index, name="extra"),',
+    '    path("extra-v1/", views.label, name="extra"),'))
+result = r.reload("polls.urls")
+print(json.dumps(dict(
+    ok=result.ok, reloaded=list(result.reloaded), edge=edge, reverse=reverse("polls:extra"),
+    view=resolve("/polls/extra-v1/").func is sys.modules["polls.views"].label)))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_an_include_loaded_before_hotmod_still_serves_the_new_urlconf(site: Path) -> None:
+    """Loaded before hotmod was imported, mysite.urls's include("polls.urls") was never
+    observed: the graph does not know that mysite.urls depends on polls.urls, and the adapter
+    replaces the stale resolver itself. (Without hotmod.django in INSTALLED_APPS: importing
+    it imports hotmod, which then observes the include.)"""
+    app.save(site / "mysite/settings.py", '"polls", "hotmod.django"', '"polls"')
+    (site / "check.py").write_text(INCLUDE_BEFORE_HOTMOD)
+    proc = subprocess.run(
+        [sys.executable, "check.py"],
+        cwd=site,
+        env=app.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["ok"] is True, result
+    assert result["edge"] is False, result  # the case the adapter covers
+    assert "mysite.urls" not in result["reloaded"], result
+    assert result["reverse"] == "/polls/extra-v1/"
+    assert result["view"] is True
+
+
+def test_framework_adapters_are_not_imported_without_their_framework(project: Project) -> None:
+    project.write({"pkg/__init__.py": "", "pkg/a.py": "X = 1\n"})
+    result = project.result(
+        """
+        import pkg.a
+        r = hotmod.Reloader("pkg")
+        edit("pkg/a.py", "X = 1", "X = 2")
+        ok = r.reload("pkg.a").ok
+        emit(ok=ok, x=sys.modules["pkg.a"].X, django="django" in sys.modules,
+             adapter="hotmod.adapters.django" in sys.modules)
+        """
+    )
+    assert result == {"ok": True, "x": 2, "django": False, "adapter": False}
+
+
+@pytest.mark.timeout(240)
+def test_a_scripted_django_session_has_no_errors_warnings_or_stale_responses(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "session.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "django_session.py"),
+            "--edits",
+            "21",
+            "--json",
+            str(out),
+        ],
+        env=app.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=230,
+    )
+    assert out.exists(), proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    assert (result["edits"], result["errors"], result["warnings"], result["stale"]) == (
+        21,
+        0,
+        0,
+        0,
+    ), proc.stdout + proc.stderr
+    assert result["reloads"] >= 21
+    assert proc.returncode == 0

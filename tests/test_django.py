@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -395,3 +396,29 @@ def test_a_scripted_django_session_has_no_errors_warnings_or_stale_responses(
     ), proc.stdout + proc.stderr
     assert result["reloads"] >= 21
     assert proc.returncode == 0
+
+
+@pytest.mark.timeout(120)
+def test_runserver_pages_get_the_live_reload_script_and_api_clients_do_not(server: object) -> None:
+    """runserver serves the browser-reload script and its event stream like hotmod.wsgi does:
+    an HTML page asked for by a browser gets the script tag; the same page fetched by a
+    client that is not a browser page, and every non-HTML response, is unchanged."""
+    base = f"http://127.0.0.1:{server.port}"  # type: ignore[attr-defined]
+
+    def fetch(path: str, **headers: str) -> tuple[int, str, str]:
+        request = urllib.request.Request(base + path, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, reply.headers.get("Content-Type", ""), reply.read().decode()
+
+    status, kind, page = fetch("/polls/tag/", **{"Sec-Fetch-Dest": "document"})
+    assert (status, kind.split(";")[0]) == (200, "text/html")
+    assert "/__hotmod__/client.js" in page
+    _, _, plain = fetch("/polls/tag/")
+    assert "__hotmod__" not in plain
+    assert plain == page.split("<script")[0] + page.split("</script>", 1)[1]
+    status, kind, script = fetch("/__hotmod__/client.js")
+    assert status == 200
+    assert "javascript" in kind
+    assert "EventSource" in script
+    _, kind, state = fetch("/state/", **{"Sec-Fetch-Dest": "document"})
+    assert "__hotmod__" not in state  # JSON is never touched

@@ -1,10 +1,12 @@
 """``manage.py runserver`` that reloads changed modules in process instead of restarting.
 
 The command Django's ``runserver`` (``django.contrib.staticfiles``' when it is installed), with
-three differences: the autoreloader is always off (what ``--noreload`` does), the project's
+these differences: the autoreloader is always off (what ``--noreload`` does), the project's
 packages are watched by a hotmod Reloader, and every request first applies the changes saved
 since the last request, in its own thread. Template files changed since the last request are
-re-read too (Django's cached template loader is otherwise reset by the autoreloader).
+re-read too (Django's cached template loader is otherwise reset by the autoreloader). Open pages
+follow the code as with ``hotmod.wsgi`` (live reload, the error overlay of a failed reload);
+the setting ``HOTMOD_BROWSER_RELOAD = False`` turns that off.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 
+from hotmod._browser import BrowserReload
 from hotmod._reloader import applied_reloads
 from hotmod._servers import VERSION_HEADER
 from hotmod._worker import SharedReloader, apply_pending
@@ -38,9 +42,22 @@ class SafePoints:
         self.packages = packages
         self._shared = SharedReloader(packages, {})
         self._templates = _template_signature()
+        enabled = getattr(settings, "HOTMOD_BROWSER_RELOAD", True)
+        if not isinstance(enabled, bool):
+            raise TypeError(
+                f"settings.HOTMOD_BROWSER_RELOAD must be True or False, not {enabled!r}"
+            )
+        shared = self._shared
+        self._browser = BrowserReload(lambda: shared.reloader) if enabled else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        apply_pending(self._shared.reloader)  # the request's thread, before the request
+        browser = self._browser
+        if browser is not None and browser.handles(environ.get("PATH_INFO", "")):
+            return browser.wsgi_endpoint(environ, start_response)
+        if browser is not None:
+            browser.apply()  # the request's thread, before the request; pages hear of it
+        else:
+            apply_pending(self._shared.reloader)  # the request's thread, before the request
         signature = _template_signature()
         if signature != self._templates:
             self._templates = signature
@@ -50,6 +67,8 @@ class SafePoints:
         def start_with_version(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
             return start_response(status, [*headers, version], *exc)
 
+        if browser is not None:
+            return browser.wsgi_inject(self.application, environ, start_with_version)
         return self.application(environ, start_with_version)
 
 

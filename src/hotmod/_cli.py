@@ -22,7 +22,7 @@ import sys
 import textwrap
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import FunctionType, ModuleType
@@ -36,6 +36,7 @@ from hotmod._supervisor import ENV_FD, Reporter, supervise
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 from hotmod._version import __version__
 from hotmod._worker import rebind
+from hotmod.adapters import Adapter, register, unregister
 
 __all__ = ["main"]
 
@@ -288,6 +289,8 @@ def _run(args: argparse.Namespace) -> int:
             f"functions instead, e.g. {package_main}.cli or {package_main}.cli:main"
         )
     keeper = _SnapshotKeeper(reloader, rebinder)
+    before = _Before(rebinder)
+    register(before)
     index = reloader._index
     reporter = Reporter.from_environ(
         lambda name, module: index.record_for(name, module) is not None, args.restart_on
@@ -305,7 +308,22 @@ def _run(args: argparse.Namespace) -> int:
             reporter.stop()
         keeper.stop()
         reloader.stop()
+        unregister(before)
     return 0
+
+
+class _Before(Adapter[None]):
+    """Takes the rebinder's snapshot at the last moment before a reload evicts anything: the
+    keeper's periodic snapshot can miss a module imported just before a change that is
+    applied at once (a save known complete), and rebinding by identity then finds nothing."""
+
+    name = "hotmod run's snapshot"
+
+    def __init__(self, rebinder: _Rebinder) -> None:
+        self._rebinder = rebinder
+
+    def detach(self, modules: Mapping[str, ModuleType]) -> None:
+        self._rebinder.snapshot = dict(sys.modules)
 
 
 class _Rebinder:

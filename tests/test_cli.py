@@ -49,7 +49,10 @@ def hotmod_cli(project: Project, *args: str) -> subprocess.CompletedProcess[str]
 def test_help_for_every_command(project: Project) -> None:
     for args, usage in (
         ([], "usage: hotmod [-h] [--version] COMMAND"),
-        (["run"], "usage: hotmod run [-h] [-w PKG] [--polling] [-q | -v] TARGET ..."),
+        (
+            ["run"],
+            "usage: hotmod run [-h] [-w PKG] [--polling] [--restart-on GLOB] [--no-restart]",
+        ),
         (["graph"], "usage: hotmod graph [-h] [--dot] [-q | -v] PKG"),
         (["why"], "usage: hotmod why [-h] [-w PKG] [-q | -v] FILE"),
     ):

@@ -22,7 +22,7 @@ import sys
 import textwrap
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import FunctionType, ModuleType
@@ -32,9 +32,11 @@ from hotmod._exceptions import HotmodError
 from hotmod._import_graph import EdgeKind, ImportGraph
 from hotmod._reloader import Reloader
 from hotmod._result import ReloadResult
+from hotmod._supervisor import ENV_FD, Reporter, supervise
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 from hotmod._version import __version__
 from hotmod._worker import rebind
+from hotmod.adapters import Adapter, register, unregister
 
 __all__ = ["main"]
 
@@ -100,6 +102,7 @@ def _build_parser() -> _Parser:
         action="store_true",
         help="poll for changes instead of native file events (network drives, containers)",
     )
+    _add_restart_options(run)
     _add_verbosity(run)
     run.add_argument("target", metavar="TARGET", help="module, module:function or script.py")
     remainder = run.add_argument(
@@ -146,6 +149,22 @@ def _build_parser() -> _Parser:
     return parser
 
 
+def _add_restart_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--restart-on",
+        metavar="GLOB",
+        action="append",
+        default=[],
+        help="also restart when a loaded module's file matching GLOB changes (repeatable; "
+        "fnmatch, '*' crosses folders), e.g. '*/site-packages/requests/*'",
+    )
+    run.add_argument(
+        "--no-restart",
+        action="store_true",
+        help="never restart: changes that cannot be applied in process are left stale",
+    )
+
+
 def _add_verbosity(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-q", "--quiet", action="store_true", help="log only errors")
@@ -188,6 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args, logging.INFO if args.command == "run" else logging.WARNING)
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` does; the console script lacks it
+    if args.command == "run" and _supervises(args):
+        return supervise(
+            list(sys.argv[1:] if argv is None else argv), args.target, quiet=args.quiet
+        )
     try:
         return command(args)
     except _UsageError as exc:
@@ -202,6 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- run -------------------------------------------------------------------------------------
+
+
+def _supervises(args: argparse.Namespace) -> bool:
+    """Whether this ``hotmod run`` is the supervisor that restarts its child (a restart is
+    on, and this process is not that child)."""
+    return not args.no_restart and ENV_FD not in os.environ
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -260,16 +289,41 @@ def _run(args: argparse.Namespace) -> int:
             f"functions instead, e.g. {package_main}.cli or {package_main}.cli:main"
         )
     keeper = _SnapshotKeeper(reloader, rebinder)
+    before = _Before(rebinder)
+    register(before)
+    index = reloader._index
+    reporter = Reporter.from_environ(
+        lambda name, module: index.record_for(name, module) is not None, args.restart_on
+    )
     reloader.start()
     keeper.start()
+    if reporter is not None:
+        reporter.start()
     try:
         run()
     except SystemExit as exc:
         return _exit_code(exc.code)
     finally:
+        if reporter is not None:
+            reporter.stop()
         keeper.stop()
         reloader.stop()
+        unregister(before)
     return 0
+
+
+class _Before(Adapter[None]):
+    """Takes the rebinder's snapshot at the last moment before a reload evicts anything: the
+    keeper's periodic snapshot can miss a module imported just before a change that is
+    applied at once (a save known complete), and rebinding by identity then finds nothing."""
+
+    name = "hotmod run's snapshot"
+
+    def __init__(self, rebinder: _Rebinder) -> None:
+        self._rebinder = rebinder
+
+    def detach(self, modules: Mapping[str, ModuleType]) -> None:
+        self._rebinder.snapshot = dict(sys.modules)
 
 
 class _Rebinder:

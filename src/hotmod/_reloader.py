@@ -764,7 +764,10 @@ class Reloader:
             for name in component:
                 module = live.get(name)
                 if type(module) is ModuleType:
-                    if module.__dict__.get("__hotmod_skip__") is True:
+                    namespace = module.__dict__
+                    if namespace.get("__hotmod_skip__") is True or (
+                        namespace.get("__hotmod_restart__") is True
+                    ):
                         return False
                 elif self._is_skipped(name):  # another object, or only in sys.modules
                     return False
@@ -778,8 +781,15 @@ class Reloader:
         return self._is_skipped(name) or self._is_gone(name)
 
     def _is_skipped(self, name: str) -> bool:
+        """Marked ``__hotmod_skip__``, or ``__hotmod_restart__`` (only a restart applies its
+        changes: ``hotmod run`` restarts, see ``_supervisor``)."""
         module = get_module(name)
-        return module is not None and self._globals(name, module).get("__hotmod_skip__") is True
+        if module is None:
+            return False
+        namespace = self._globals(name, module)
+        return namespace.get("__hotmod_skip__") is True or (
+            namespace.get("__hotmod_restart__") is True
+        )
 
     def _is_gone(self, name: str) -> bool:
         """Whether the file of a loaded watched module is gone (deleted, or renamed away).
@@ -808,6 +818,17 @@ class Reloader:
         return origin_namespace(name, module, all_modules()) or {}
 
     def _log_skipped(self, name: str, sources: Iterable[str]) -> None:
+        module = get_module(name)
+        if module is not None and self._globals(name, module).get("__hotmod_restart__") is True:
+            logger.warning(
+                "%s declares __hotmod_restart__ = True: %s in this process; only a restart "
+                "applies it (`hotmod run` restarts by itself)",
+                name,
+                "its change is not applied"
+                if name in sources
+                else "it is not re-executed for the reloaded modules it depends on",
+            )
+            return
         if name in sources:
             logger.info("%s is marked __hotmod_skip__: its change is not applied", name)
         else:

@@ -383,11 +383,15 @@ class Transaction:
         They are the last entries, so the walk from the end stops early."""
         modules = self._visible if self._visible is not None else self._live
         found: list[str] = []
-        for name in reversed(list(modules)):  # a copy: other threads may import meanwhile
-            if name in names:
-                found.append(name)
-                if len(found) == len(names):
-                    break
+        try:
+            # no copy of the whole dict: the walk stops after the last few entries
+            for name in reversed(modules):
+                if name in names:
+                    found.append(name)
+                    if len(found) == len(names):
+                        break
+        except RuntimeError:  # another thread imported meanwhile: walk a copy
+            found = [name for name in reversed(list(modules)) if name in names]
         found.reverse()
         return tuple(found)
 

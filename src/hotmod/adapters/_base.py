@@ -33,6 +33,7 @@ S = TypeVar("S")
 _BUILTINS: dict[str, tuple[str, str]] = {
     "logging": ("hotmod.adapters._side_effects", "LoggingHandlers"),
     "atexit": ("hotmod.adapters._side_effects", "AtexitCallbacks"),
+    "pluggy": ("hotmod.adapters.pluggy", "PluggyPlugins"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []

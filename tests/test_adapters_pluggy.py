@@ -107,4 +107,4 @@ def test_self_registering_plugins_reload_and_roll_back(project: Project) -> None
     assert sorted(out["fixed_names"]) == sorted(out["edited_names"])  # type: ignore[arg-type]
     assert out["alpha_is_new"] is True
     assert out["beta_is_new"] is True
-    assert out["errors"] == ["broken"]  # no "Plugin name already registered"
+    assert set(out["errors"]) == {"broken"}  # type: ignore[arg-type] # no "already registered"

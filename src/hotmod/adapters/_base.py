@@ -34,6 +34,8 @@ _BUILTINS: dict[str, tuple[str, str]] = {
     "logging": ("hotmod.adapters._side_effects", "LoggingHandlers"),
     "atexit": ("hotmod.adapters._side_effects", "AtexitCallbacks"),
     "pluggy": ("hotmod.adapters.pluggy", "PluggyPlugins"),
+    "click": ("hotmod.adapters.click", "ClickCommands"),
+    "typer": ("hotmod.adapters.typer", "TyperCommands"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []

@@ -36,6 +36,7 @@ _BUILTINS: dict[str, tuple[str, str]] = {
     "pluggy": ("hotmod.adapters.pluggy", "PluggyPlugins"),
     "click": ("hotmod.adapters.click", "ClickCommands"),
     "typer": ("hotmod.adapters.typer", "TyperCommands"),
+    "flask": ("hotmod.adapters.flask", "FlaskRoutes"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []

@@ -37,6 +37,7 @@ _BUILTINS: dict[str, tuple[str, str]] = {
     "click": ("hotmod.adapters.click", "ClickCommands"),
     "typer": ("hotmod.adapters.typer", "TyperCommands"),
     "flask": ("hotmod.adapters.flask", "FlaskRoutes"),
+    "starlette": ("hotmod.adapters.starlette", "StarletteRoutes"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []

@@ -114,7 +114,9 @@ def unregister(adapter: Adapter[Any]) -> None:
 
 def builtin(name: str) -> Adapter[Any]:
     """The built-in adapter ``name``: ``"logging"`` (handlers added by a module's top-level
-    code) or ``"atexit"`` (functions it registered), to list in ``Reloader(adapters=[...])``.
+    code) or ``"atexit"`` (functions it registered), or a framework's (``"flask"``,
+    ``"starlette"``, ``"click"``, ``"typer"``, ``"pluggy"``: see the README), to list in
+    ``Reloader(adapters=[...])``.
 
     Raises:
         ValueError: no built-in adapter has that name.

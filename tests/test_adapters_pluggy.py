@@ -108,3 +108,22 @@ def test_self_registering_plugins_reload_and_roll_back(project: Project) -> None
     assert out["alpha_is_new"] is True
     assert out["beta_is_new"] is True
     assert set(out["errors"]) == {"broken"}  # type: ignore[arg-type] # no "already registered"
+
+
+def test_framework_adapters_import_no_framework(project: Project) -> None:
+    """Every reload looks the built-in adapters up: a framework adapter's module must not
+    import its framework (an app without Flask never imports it because of hotmod)."""
+    project.write({"pkg/__init__.py": "", "pkg/a.py": "X = 1\n"})
+    out = project.result(
+        """
+        import pkg.a
+        r = hotmod.Reloader("pkg")
+        ok = r.reload("pkg.a").ok
+        frameworks = ("flask", "werkzeug", "starlette", "fastapi", "click", "typer", "pluggy")
+        emit(ok=ok, adapters=sorted(n for n in sys.modules if n.startswith("hotmod.adapters.")),
+             frameworks=[name for name in frameworks if name in sys.modules])
+        """
+    )
+    assert out["ok"] is True
+    assert "hotmod.adapters.flask" in out["adapters"]  # type: ignore[operator]
+    assert out["frameworks"] == []

@@ -36,6 +36,11 @@ _BUILTINS: dict[str, tuple[str, str]] = {
     "logging": ("hotmod.adapters._side_effects", "LoggingHandlers"),
     "atexit": ("hotmod.adapters._side_effects", "AtexitCallbacks"),
     "django": ("hotmod.adapters.django", "DjangoRegistries"),
+    "pluggy": ("hotmod.adapters.pluggy", "PluggyPlugins"),
+    "click": ("hotmod.adapters.click", "ClickCommands"),
+    "typer": ("hotmod.adapters.typer", "TyperCommands"),
+    "flask": ("hotmod.adapters.flask", "FlaskRoutes"),
+    "starlette": ("hotmod.adapters.starlette", "StarletteRoutes"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []
@@ -112,7 +117,9 @@ def unregister(adapter: Adapter[Any]) -> None:
 
 def builtin(name: str) -> Adapter[Any]:
     """The built-in adapter ``name``: ``"logging"`` (handlers added by a module's top-level
-    code) or ``"atexit"`` (functions it registered), to list in ``Reloader(adapters=[...])``.
+    code) or ``"atexit"`` (functions it registered), or a framework's (``"flask"``,
+    ``"starlette"``, ``"click"``, ``"typer"``, ``"pluggy"``: see the README), to list in
+    ``Reloader(adapters=[...])``.
 
     Raises:
         ValueError: no built-in adapter has that name.

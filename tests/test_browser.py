@@ -30,6 +30,7 @@ from test_examples import (
     http_get,
     live,
     python,
+    subprocess_env,
     write_atomic,
 )
 
@@ -411,3 +412,67 @@ def test_events_report_each_reload_applied_by_the_stream_itself(
     finally:
         stream.close()
     assert http_get(f"{base}/")[1] == "Edited"  # the change applied by the stream serves
+
+
+GUNICORN_APP = """\
+import logging
+import hotmod
+logging.basicConfig(level=logging.INFO, format="%(process)d %(name)s: %(message)s")
+app = hotmod.wsgi("flask_demo:create_app()")
+"""
+
+
+@pytest.mark.parametrize(
+    "workers",
+    [["-w", "2", "--preload", "-k", "gthread", "--threads", "4"], ["-w", "2"]],
+    ids=["gthread-2-workers-preload", "sync-2-workers"],
+)
+def test_the_event_stream_under_gunicorn(
+    tmp_path: Path, live: Callable[..., LiveProcess], workers: list[str]
+) -> None:
+    """Threaded workers (forked from a --preload master: the change reaches the worker
+    through its parent's pipe, and the stream applies it) keep the stream open and announce
+    the reload; a sync worker answers the stream at once and is never held by it."""
+    from test_processes import gunicorn_args
+
+    root, _, views, _ = prepare(tmp_path, "flask")
+    (root / "wsgi_app.py").write_text(GUNICORN_APP)
+    args = [arg for arg in gunicorn_args(tmp_path) if arg not in ("-w", "2")]
+    server = live([*args, *workers, "wsgi_app:app"], cwd=root, env=subprocess_env(root))
+    server.expect_match("*Listening at: http://127.0.0.1:*", "stderr")
+    found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", server.text["stderr"])
+    assert found is not None
+    port = int(found.group(1))
+    base = f"http://127.0.0.1:{port}"
+    if "gthread" not in workers:
+        started = time.monotonic()
+        status, headers, body = _raw_get(port, "/__hotmod__/events")
+        assert time.monotonic() - started < 5  # answered, not held
+        assert (status, headers["Content-Type"]) == (200, "text/event-stream")
+        assert b'"kind": "hello"' in body
+        assert b'"kind": "bye"' in body
+        assert b"retry: " in body
+        edit(views, "Hello from Flask!", "Edited")
+        deadline = time.monotonic() + DEADLINE
+        while http_get(f"{base}/")[1] != "Edited":
+            assert time.monotonic() < deadline
+        return
+    stream = _connect(port)
+    try:
+        stream.sendall(b"GET /__hotmod__/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        deadline = time.monotonic() + DEADLINE
+        while b'"kind": "hello"' not in received:
+            assert time.monotonic() < deadline, received
+            received += stream.recv(65536)
+        edit(views, "Hello from Flask!", "Edited")
+        while b'"kind": "reload"' not in received:
+            assert time.monotonic() < deadline, received
+            chunk = stream.recv(65536)
+            assert chunk, received
+            received += chunk
+    finally:
+        stream.close()
+    # every worker serves the new code (the master watches; its workers apply it)
+    for _ in range(10):
+        assert http_get(f"{base}/")[1] == "Edited"

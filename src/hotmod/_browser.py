@@ -35,13 +35,22 @@ import threading
 import time
 import tokenize
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, Protocol
+from types import FrameType
+from typing import Any
 
 from hotmod._reloader import Reloader, applied_reloads
 from hotmod._result import ReloadResult, user_traceback
+from hotmod._web_types import (
+    ASGIApplication,
+    ExcInfo,
+    Receive,
+    Scope,
+    Send,
+    StartResponse,
+    WSGIApplication,
+)
 from hotmod._worker import apply_pending
 
 __all__ = ["CLIENT_PATH", "EVENTS_PATH", "STREAM_SECONDS", "BrowserReload", "error_details"]
@@ -67,24 +76,6 @@ _CONTEXT_LINES = 3  # lines shown above and below the failing line
 # in a restarted process. A page that reconnects to another boot id reloads once.
 BOOT_ID = uuid.uuid4().hex[:12]
 
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-
-
-class StartResponse(Protocol):
-    def __call__(
-        self,
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: ExcInfo | None = ...,
-        /,
-    ) -> Callable[[bytes], object]: ...
-
-
-WSGIApplication = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _CLIENT_JS = (Path(__file__).with_name("_browser_client.js")).read_bytes()
 _BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)

@@ -14,14 +14,23 @@ import importlib
 import logging
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
-from types import ModuleType, TracebackType
-from typing import Any, Protocol
+from types import ModuleType
+from typing import Any
 
 from hotmod._browser import BrowserReload
 from hotmod._exceptions import ArgumentTypeError
 from hotmod._reloader import Reloader, applied_reloads
+from hotmod._web_types import (
+    ASGIApplication,
+    ExcInfo,
+    Receive,
+    Scope,
+    Send,
+    StartResponse,
+    WSGIApplication,
+)
 from hotmod._worker import SharedReloader, apply_pending
 
 __all__ = ["VERSION_HEADER", "ASGIApp", "AppTarget", "WSGIApp", "asgi", "parse_target", "wsgi"]
@@ -32,27 +41,6 @@ logger = logging.getLogger(__name__)
 # so a client can tell which version of the code answered, even across worker processes.
 VERSION_HEADER = "X-Hotmod-Version"
 _VERSION_HEADER_BYTES = VERSION_HEADER.lower().encode("latin-1")
-
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-
-
-class StartResponse(Protocol):
-    """The ``start_response`` callable of PEP 3333."""
-
-    def __call__(
-        self,
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: ExcInfo | None = ...,
-        /,
-    ) -> Callable[[bytes], object]: ...
-
-
-WSGIApplication = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,15 @@ proportional to what the re-executed modules define: no heap scan.
 from __future__ import annotations
 
 import abc
+import builtins
+import contextlib
 import enum
 import functools
 import logging
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import CodeType, FunctionType, MemberDescriptorType
 from typing import Any
 
@@ -51,7 +53,7 @@ _PATCHABLE_METACLASSES = (type, abc.ABCMeta, enum.EnumMeta)
 # Class attributes that belong to the class object, never to the namespace carried over.
 _CLASS_OWN = frozenset({"__dict__", "__weakref__", "_abc_impl"})
 _CO_VARARGS, _CO_VARKEYWORDS = 0x04, 0x08
-_CO_GENERATOR, _CO_COROUTINE = 0x20, 0x80
+_CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _HAS_ANNOTATE = hasattr(FunctionType, "__annotate__")  # PEP 649 (3.14)
 _HAS_TYPE_PARAMS = hasattr(FunctionType, "__type_params__")  # 3.12
 
@@ -63,12 +65,42 @@ _forwarders: weakref.WeakKeyDictionary[FunctionType, list[weakref.ref[FunctionTy
 _forwarders_lock = threading.Lock()
 _templates: dict[tuple[object, ...], CodeType] = {}
 
+# thread -> how that thread's transaction adopts a class just built by a class statement
+_adopters: dict[int, Callable[[Any, type], type]] = {}
+_hook_lock = threading.Lock()
+_saved_build_class: Any = None
+
+
+def _build_class(func: Any, name: str, *bases: Any, **kwargs: Any) -> Any:
+    """``builtins.__build_class__`` while a transaction re-executes modules: a class statement
+    of a re-executed module evaluates to the surviving class, already upgraded, so what the
+    module's own code does with it (decorators, registries, instances made at import time,
+    subclasses) sees the class that old instances have."""
+    cls = _saved_build_class(func, name, *bases, **kwargs)
+    adopt = _adopters.get(threading.get_ident())
+    if adopt is None or not _is(cls, type):
+        return cls
+    return adopt(func, cls)
+
+
+def _is(value: object, kind: type | tuple[type, ...]) -> bool:
+    """``isinstance`` by the value's type alone: ``isinstance`` also reads ``__class__``, which
+    evaluates a lazy object (Django's ``settings``)."""
+    return issubclass(type(value), kind)
+
 
 def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
     """A code object with ``code``'s signature and ``nfree`` free variables whose body calls
     the placeholder constant with the same arguments (cached per shape)."""
+    flags = code.co_flags
     kind = (
-        "async" if code.co_flags & _CO_COROUTINE else "gen" if code.co_flags & _CO_GENERATOR else ""
+        "async"
+        if flags & _CO_COROUTINE
+        else "gen"
+        if flags & _CO_GENERATOR
+        else "agen"
+        if flags & _CO_ASYNC_GENERATOR
+        else ""
     )
     nargs, posonly, kwonly = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
     names = code.co_varnames
@@ -102,19 +134,28 @@ def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
             cell += "_"
         cells.append(cell)
     forward = f"{_PLACEHOLDER!r}.__call__({', '.join(call)})"
-    body = {"async": f"await {forward}", "gen": f"(yield from {forward})", "": forward}[kind]
+    body = {
+        "async": f"await {forward}",
+        "gen": f"(yield from {forward})",
+        "agen": "_hotmod_item",
+        "": forward,
+    }[kind]
     if cells:  # free variables the body never reads (their number must match the closure)
         body = f"{body} if True else ({', '.join(cells)},)"
     lines = ["def _hotmod_outer():"]
     if cells:
         lines.append(f"    {' = '.join(cells)} = None")
-    prefix = "async def" if kind == "async" else "def"
-    lines.append(f"    {prefix} _hotmod_forward({', '.join(params)}): return {body}")
+    prefix = "def" if kind in ("", "gen") else "async def"
+    signature = f"    {prefix} _hotmod_forward({', '.join(params)}):"
+    if kind == "agen":  # (values sent with asend() are not passed on)
+        lines.append(f"{signature}\n        async for _hotmod_item in {forward}: yield {body}")
+    else:
+        lines.append(f"{signature} return {body}")
     lines.append("    return _hotmod_forward")
     namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines), "<hotmod forward>", "exec"), namespace)
     template = namespace["_hotmod_outer"]().__code__
-    assert isinstance(template, CodeType) and len(template.co_freevars) == nfree
+    assert _is(template, CodeType) and len(template.co_freevars) == nfree
     _templates[key] = template
     return template
 
@@ -177,20 +218,20 @@ def _forward_state(old: FunctionType, new: FunctionType) -> tuple[Any, ...]:
 def _functions_of(value: object) -> Iterator[tuple[str, FunctionType]]:
     """The functions a class attribute holds: itself, a static or class method's, a property's
     getter, setter and deleter, a ``cached_property``'s."""
-    if isinstance(value, FunctionType):
+    if _is(value, FunctionType):
         yield "", value
-    elif isinstance(value, (staticmethod, classmethod)):
+    elif _is(value, (staticmethod, classmethod)):
         func = value.__func__
-        if isinstance(func, FunctionType):
+        if _is(func, FunctionType):
             yield "", func
-    elif isinstance(value, property):
+    elif _is(value, property):
         for part in ("fget", "fset", "fdel"):
             func = getattr(value, part)
-            if isinstance(func, FunctionType):
+            if _is(func, FunctionType):
                 yield part, func
-    elif isinstance(value, functools.cached_property):
+    elif _is(value, functools.cached_property):
         func = value.func
-        if isinstance(func, FunctionType):
+        if _is(func, FunctionType):
             yield "", func
 
 
@@ -198,12 +239,12 @@ def _slots(cls: type) -> tuple[str, ...] | None:
     slots = cls.__dict__.get("__slots__", _MISSING)
     if slots is _MISSING:
         return None
-    return (slots,) if isinstance(slots, str) else tuple(slots)
+    return (slots,) if _is(slots, str) else tuple(slots)
 
 
 def _enum_members(cls: type) -> dict[str, object] | None:
     members = cls.__dict__.get("_member_map_")
-    if not isinstance(members, dict):
+    if not _is(members, dict):
         return None
     return {name: getattr(member, "_value_", _MISSING) for name, member in members.items()}
 
@@ -222,6 +263,50 @@ class Patcher:
 
     # -- modules ---------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def class_statements(
+        self, old_globals: Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]] | None]
+    ) -> Iterator[None]:
+        """While the block runs, class statements executed by this thread in the globals of a
+        module being replaced (``old_globals`` gives its name and old globals, or None)
+        upgrade the old class in place and evaluate to it."""
+        global _saved_build_class
+
+        def adopt(func: Any, cls: type) -> type:
+            found = old_globals(getattr(func, "__globals__", {}))
+            if found is None:
+                return cls
+            name, old_ns = found
+            qualname = cls.__qualname__
+            if cls.__module__ != name or "<locals>" in qualname:
+                return cls
+            first, *rest = qualname.split(".")
+            old: Any = old_ns.get(first, _MISSING)
+            for part in rest:
+                old = old.__dict__.get(part, _MISSING) if _is(old, type) else _MISSING
+            if (
+                not _is(old, type)
+                or old is cls
+                or old.__qualname__ != qualname
+                or old.__module__ != name
+            ):
+                return cls
+            return old if self._patch_class(old, cls, quiet=True) else cls
+
+        ident = threading.get_ident()
+        with _hook_lock:
+            if not _adopters:
+                _saved_build_class = builtins.__build_class__
+                builtins.__build_class__ = _build_class
+            _adopters[ident] = adopt
+        try:
+            yield
+        finally:
+            with _hook_lock:
+                del _adopters[ident]
+                if not _adopters and builtins.__build_class__ is _build_class:
+                    builtins.__build_class__ = _saved_build_class
+
     def patch_module(self, name: str, old_ns: dict[str, Any], new_ns: dict[str, Any]) -> None:
         """Upgrade the functions and classes of the old version ``old_ns`` of module ``name``
         that the new version ``new_ns`` (its globals, just executed) defines again."""
@@ -231,7 +316,7 @@ class Patcher:
             old = old_ns.get(key, _MISSING)
             if old is _MISSING or old is new:
                 continue
-            if isinstance(new, type) and isinstance(old, type):
+            if _is(new, type) and _is(old, type):
                 if (
                     old.__module__ == name
                     and new.__module__ == name
@@ -239,7 +324,7 @@ class Patcher:
                     and self._patch_class(old, new)
                 ):
                     new_ns[key] = old
-            elif isinstance(new, FunctionType) and isinstance(old, FunctionType):
+            elif _is(new, FunctionType) and _is(old, FunctionType):
                 # the same qualified name: one module's function defined again, or a new
                 # closure a factory made for the same name (a decorator's wrapper)
                 if old.__module__ == new.__module__ and old.__qualname__ == new.__qualname__:
@@ -260,7 +345,7 @@ class Patcher:
             if pair is None or pair[0] is not type(value):
                 continue
             new_cls, old_cls = pair
-            if isinstance(value, enum.Enum):
+            if _is(value, enum.Enum):
                 survivor = old_cls.__dict__["_member_map_"].get(value.name)
                 if survivor is not None:
                     new_ns[key] = survivor
@@ -309,7 +394,7 @@ class Patcher:
         if depth == 0:
             self.patched.append(qualname)
         # What the old wrapper kept of the old original, paired with the new wrapper's
-        if isinstance(wrapped_old, FunctionType) and isinstance(wrapped_new, FunctionType):
+        if _is(wrapped_old, FunctionType) and _is(wrapped_new, FunctionType):
             if wrapped_old.__qualname__ == wrapped_new.__qualname__:
                 self._forward(wrapped_old, wrapped_new, qualname, depth + 1)
         for old_cell, new_cell in cells:
@@ -318,8 +403,8 @@ class Patcher:
             except ValueError:  # an empty cell
                 continue
             if (
-                isinstance(inner_old, FunctionType)
-                and isinstance(inner_new, FunctionType)
+                _is(inner_old, FunctionType)
+                and _is(inner_new, FunctionType)
                 and inner_old.__qualname__ == inner_new.__qualname__
                 and inner_old.__module__ == inner_new.__module__
             ):
@@ -340,8 +425,10 @@ class Patcher:
             return "its members changed"
         return None
 
-    def _patch_class(self, old: type, new: type) -> bool:
-        """Give ``old`` the namespace of ``new``; False (and ``new`` stays) when it cannot."""
+    def _patch_class(self, old: type, new: type, *, quiet: bool = False) -> bool:
+        """Give ``old`` the namespace of ``new``; False (and ``new`` stays) when it cannot.
+        ``quiet``: a class statement's class, before its decorators ran (they may still make
+        it compatible: the module's final binding is checked again after the execution)."""
         if id(old) in self._done:
             pair = self._classes.get(id(new))
             return pair is not None and pair[1] is old
@@ -361,6 +448,8 @@ class Patcher:
             else:
                 self._undo.append(functools.partial(setattr, old, "__bases__", saved_bases))
         if reason is not None:
+            if quiet:
+                return False
             logger.info(
                 "%s: %s; the new class is used, old instances keep the old one", qualname, reason
             )
@@ -378,8 +467,8 @@ class Patcher:
             if current is value:
                 continue
             if (
-                isinstance(value, type)
-                and isinstance(current, type)
+                _is(value, type)
+                and _is(current, type)
                 and value.__qualname__ == f"{new.__qualname__}.{key}"
                 and self._patch_class(current, value)
             ):
@@ -394,7 +483,7 @@ class Patcher:
         for _, value in new_items:
             for _, func in _functions_of(value):
                 self._retarget_class_cell(func, new, old)
-        if isinstance(old, abc.ABCMeta):
+        if _is(old, abc.ABCMeta):
             old._abc_caches_clear()  # type: ignore[attr-defined]
         self._classes[id(new)] = (new, old)
         self.patched.append(qualname)
@@ -405,11 +494,11 @@ class Patcher:
         """Whether a class attribute is part of the namespace that is carried over."""
         if key in _CLASS_OWN or key in members:
             return False
-        if isinstance(value, MemberDescriptorType):  # a slot: bound to its class's layout
+        if _is(value, MemberDescriptorType):  # a slot: bound to its class's layout
             return False
         if is_enum and key[:1] == "_" == key[-1:] != key[1:2]:
             # an enum's own bookkeeping (_member_map_, ...), but not _missing_ and the like
-            return isinstance(value, (FunctionType, classmethod, staticmethod))
+            return _is(value, (FunctionType, classmethod, staticmethod))
         return True
 
     def _forward_members(self, old: object, new: object, qualname: str) -> None:

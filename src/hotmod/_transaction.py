@@ -22,6 +22,7 @@ This is the only part of hotmod that writes to the module dict. One transaction:
 from __future__ import annotations
 
 import _imp
+import contextlib
 import copy
 import gc
 import importlib
@@ -345,7 +346,11 @@ class Transaction:
             _imp.release_lock()
             rebound = self._visible is not None
             packages = {name for name in order if "__path__" in self._namespace(name)}
+            statements = contextlib.nullcontext()
+            if self._patcher is not None:
+                statements = self._patcher.class_statements(self._replaced_globals)
             try:
+                statements.__enter__()
                 for name in order:
                     if rebound:
                         self._adopt_visible(name)
@@ -357,6 +362,7 @@ class Transaction:
                     if name in packages and name in live:
                         self._rebind_kept_submodules(name, live[name])
             finally:
+                statements.__exit__(None, None, None)
                 _imp.acquire_lock()
                 sys.meta_path.remove(finder)
                 _imp.release_lock()
@@ -582,6 +588,19 @@ class Transaction:
             except AttributeError:
                 logger.debug("cannot set %s on its parent %s", child, parent_name)
         self._patch(name)  # before the modules importing it execute: they see the survivors
+
+    def _replaced_globals(self, namespace: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """For the globals of a module this transaction re-executes (its new version, being
+        executed): its name and its old version's globals, unless it opts out."""
+        name = namespace.get("__name__")
+        old = self._old.get(name) if isinstance(name, str) else None
+        if (
+            not isinstance(old, ModuleType)
+            or old.__dict__ is namespace
+            or namespace.get("__hotmod_patch__") is False
+        ):
+            return None
+        return name, old.__dict__  # type: ignore[return-value]
 
     def _patch(self, name: str) -> None:
         """Upgrade the old version's functions and classes that ``name``'s new version (just

@@ -9,9 +9,9 @@ pure re-execution gives (the behaviour before patching existed).
 
 from __future__ import annotations
 
-import pytest
-
 import textwrap
+
+import pytest
 
 from conftest import Project
 
@@ -376,15 +376,19 @@ def test_changed_slots_use_the_new_class_with_one_info_line(project: Project, pa
         """,
         patch,
     )
-    assert out["old"] == "v1" and out["new"] == "v2"
+    assert out["old"] == "v1"
+    assert out["new"] == "v2"
     if patch:
-        assert out["same"] == "same2" and out["identity"] is True and out["a"] == 5
+        assert out["same"] == "same2"
+        assert out["identity"] is True
+        assert out["a"] == 5
         assert out["info"] == [
             "pkg.m.Slotted: its __slots__ changed; the new class is used, old instances keep "
             "the old one"
         ]
     else:
-        assert out["same"] == "same1" and out["identity"] is False
+        assert out["same"] == "same1"
+        assert out["identity"] is False
         assert out["info"] == []
 
 
@@ -669,11 +673,15 @@ def test_removed_names_keep_their_last_definition(project: Project, patch: bool)
         """,
         patch,
     )
-    assert out["gone"] == "last" and out["in_module"] is False and out["dropped"] == "dropped1"
+    assert out["gone"] == "last"
+    assert out["in_module"] is False
+    assert out["dropped"] == "dropped1"
     if patch:
-        assert out["keep"] == "keep2" and out["has_dropped"] is False
+        assert out["keep"] == "keep2"
+        assert out["has_dropped"] is False
     else:
-        assert out["keep"] == "keep1" and out["has_dropped"] is True
+        assert out["keep"] == "keep1"
+        assert out["has_dropped"] is True
 
 
 @BOTH
@@ -758,7 +766,8 @@ def test_result_lists_patched_names_and_the_info_line_counts_them(project: Proje
         """
     )
     assert out["patched"] == ["pkg.m.C", "pkg.m.C.g", "pkg.m.f"]
-    assert isinstance(out["line"], str) and out["line"].startswith("reloaded pkg.m in ")
+    assert isinstance(out["line"], str)
+    assert out["line"].startswith("reloaded pkg.m in ")
     assert out["line"].endswith("; patched 3 in place")
 
 
@@ -815,7 +824,8 @@ def test_tracebacks_of_old_references_point_at_the_new_file_and_line(
         }
     else:
         # the old code runs; its line 2 now shows another line of the edited file
-        assert out["message"] == "one" and out["line"] == 3
+        assert out["message"] == "one"
+        assert out["line"] == 3
 
 
 # -- transaction -------------------------------------------------------------------------------
@@ -993,3 +1003,45 @@ def test_threads_calling_old_and_new_methods_during_200_reloads(project: Project
         timeout=240,
     )
     assert out == {"errors": [], "failed": 0, "step": 200, "helper": 200, "calls": True}
+
+
+@BOTH
+def test_classes_the_module_hands_out_while_executing_are_the_surviving_class(
+    project: Project, patch: bool
+) -> None:
+    # a decorator registry, an instance made at import time, a subclass in the same module
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/registry.py": "PLUGINS = {}\ndef plugin(cls):\n    PLUGINS[cls.__name__] = cls\n"
+            "    return cls\n",
+            "pkg/m.py": """
+                from pkg.registry import plugin
+                @plugin
+                class Plugin:
+                    def run(self):
+                        return "run1"
+                class Child(Plugin):
+                    pass
+                DEFAULT = Child()
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m, pkg.registry
+        old = pkg.m.Plugin()
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "run1", "run2")
+        assert r.reload("pkg.m").ok
+        emit(registry=pkg.registry.PLUGINS["Plugin"] is pkg.m.Plugin is type(old),
+             default=isinstance(pkg.m.DEFAULT, type(old)), run=old.run(),
+             child_base=pkg.m.Child.__bases__[0] is type(old))
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {"registry": True, "default": True, "run": "run2", "child_base": True}
+    else:
+        assert out == {"registry": False, "default": False, "run": "run1", "child_base": False}

@@ -41,12 +41,15 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import CodeType, FunctionType, MemberDescriptorType
-from typing import Any
+from typing import Any, TypeVar
+
+from typing_extensions import TypeIs
 
 __all__ = ["Patcher"]
 
 logger = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 _MISSING: Any = object()
 _PLACEHOLDER = "__hotmod_forward_target__"
 _PATCHABLE_METACLASSES = (type, abc.ABCMeta, enum.EnumMeta)
@@ -83,7 +86,7 @@ def _build_class(func: Any, name: str, *bases: Any, **kwargs: Any) -> Any:
     return adopt(func, cls)
 
 
-def _is(value: object, kind: type | tuple[type, ...]) -> bool:
+def _is(value: object, kind: type[_T]) -> TypeIs[_T]:
     """``isinstance`` by the value's type alone: ``isinstance`` also reads ``__class__``, which
     evaluates a lazy object (Django's ``settings``)."""
     return issubclass(type(value), kind)
@@ -108,9 +111,9 @@ def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
     varkw_index = nargs + kwonly + (1 if varargs is not None else 0)
     varkw = names[varkw_index] if code.co_flags & _CO_VARKEYWORDS else None
     key = (kind, names[: nargs + kwonly], posonly, nargs, varargs, varkw, nfree)
-    template = _templates.get(key)
-    if template is not None:
-        return template
+    cached = _templates.get(key)
+    if cached is not None:
+        return cached
     params: list[str] = list(names[:nargs])
     call: list[str] = list(names[:nargs])
     if posonly:
@@ -154,8 +157,8 @@ def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
     lines.append("    return _hotmod_forward")
     namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines), "<hotmod forward>", "exec"), namespace)
-    template = namespace["_hotmod_outer"]().__code__
-    assert _is(template, CodeType) and len(template.co_freevars) == nfree
+    template: CodeType = namespace["_hotmod_outer"]().__code__
+    assert len(template.co_freevars) == nfree
     _templates[key] = template
     return template
 
@@ -220,7 +223,7 @@ def _functions_of(value: object) -> Iterator[tuple[str, FunctionType]]:
     getter, setter and deleter, a ``cached_property``'s."""
     if _is(value, FunctionType):
         yield "", value
-    elif _is(value, (staticmethod, classmethod)):
+    elif _is(value, staticmethod) or _is(value, classmethod):
         func = value.__func__
         if _is(func, FunctionType):
             yield "", func
@@ -243,7 +246,7 @@ def _slots(cls: type) -> tuple[str, ...] | None:
 
 
 def _enum_members(cls: type) -> dict[str, object] | None:
-    members = cls.__dict__.get("_member_map_")
+    members: object = cls.__dict__.get("_member_map_")
     if not _is(members, dict):
         return None
     return {name: getattr(member, "_value_", _MISSING) for name, member in members.items()}
@@ -297,14 +300,15 @@ class Patcher:
         with _hook_lock:
             if not _adopters:
                 _saved_build_class = builtins.__build_class__
-                builtins.__build_class__ = _build_class
+                builtins.__build_class__ = _build_class  # type: ignore[assignment]
             _adopters[ident] = adopt
         try:
             yield
         finally:
             with _hook_lock:
                 del _adopters[ident]
-                if not _adopters and builtins.__build_class__ is _build_class:
+                current: object = builtins.__build_class__
+                if not _adopters and current is _build_class:
                     builtins.__build_class__ = _saved_build_class
 
     def patch_module(self, name: str, old_ns: dict[str, Any], new_ns: dict[str, Any]) -> None:
@@ -324,11 +328,15 @@ class Patcher:
                     and self._patch_class(old, new)
                 ):
                     new_ns[key] = old
-            elif _is(new, FunctionType) and _is(old, FunctionType):
+            elif (
                 # the same qualified name: one module's function defined again, or a new
                 # closure a factory made for the same name (a decorator's wrapper)
-                if old.__module__ == new.__module__ and old.__qualname__ == new.__qualname__:
-                    self._forward(old, new, f"{name}.{new.__qualname__}")
+                _is(new, FunctionType)
+                and _is(old, FunctionType)
+                and old.__module__ == new.__module__
+                and old.__qualname__ == new.__qualname__
+            ):
+                self._forward(old, new, f"{name}.{new.__qualname__}")
         if self._classes:
             self._rebind(new_ns)
 
@@ -346,7 +354,7 @@ class Patcher:
                 continue
             new_cls, old_cls = pair
             if _is(value, enum.Enum):
-                survivor = old_cls.__dict__["_member_map_"].get(value.name)
+                survivor = old_cls.__dict__["_member_map_"].get(value._name_)
                 if survivor is not None:
                     new_ns[key] = survivor
                 continue
@@ -368,8 +376,9 @@ class Patcher:
             earlier = [f for ref in _forwarders.get(old, ()) if (f := ref()) is not None]
             saved_old_list = _forwarders.get(old)
             saved_new_list = _forwarders.get(new)
-        wrapped_old, wrapped_new = old.__dict__.get("__wrapped__"), new.__dict__.get("__wrapped__")
-        cells = list(zip(old.__closure__ or (), new.__closure__ or ()))
+        wrapped_old: object = old.__dict__.get("__wrapped__")
+        wrapped_new: object = new.__dict__.get("__wrapped__")
+        cells = list(zip(old.__closure__ or (), new.__closure__ or (), strict=False))
         if old.__code__.co_freevars != new.__code__.co_freevars:
             cells = []
         for func in (old, *earlier):
@@ -394,9 +403,12 @@ class Patcher:
         if depth == 0:
             self.patched.append(qualname)
         # What the old wrapper kept of the old original, paired with the new wrapper's
-        if _is(wrapped_old, FunctionType) and _is(wrapped_new, FunctionType):
-            if wrapped_old.__qualname__ == wrapped_new.__qualname__:
-                self._forward(wrapped_old, wrapped_new, qualname, depth + 1)
+        if (
+            _is(wrapped_old, FunctionType)
+            and _is(wrapped_new, FunctionType)
+            and wrapped_old.__qualname__ == wrapped_new.__qualname__
+        ):
+            self._forward(wrapped_old, wrapped_new, qualname, depth + 1)
         for old_cell, new_cell in cells:
             try:
                 inner_old, inner_new = old_cell.cell_contents, new_cell.cell_contents
@@ -498,7 +510,7 @@ class Patcher:
             return False
         if is_enum and key[:1] == "_" == key[-1:] != key[1:2]:
             # an enum's own bookkeeping (_member_map_, ...), but not _missing_ and the like
-            return _is(value, (FunctionType, classmethod, staticmethod))
+            return _is(value, FunctionType) or _is(value, classmethod) or _is(value, staticmethod)
         return True
 
     def _forward_members(self, old: object, new: object, qualname: str) -> None:

@@ -143,7 +143,12 @@ class Reloader:
                 "Reloader() needs at least one package name, e.g. Reloader('myapp'), "
                 "or paths=[folder]"
             )
-        flags = (("eager", eager), ("polling", polling), ("background", background), ("patch", patch))
+        flags = (
+            ("eager", eager),
+            ("polling", polling),
+            ("background", background),
+            ("patch", patch),
+        )
         for flag, value in flags:
             if not isinstance(value, bool):
                 raise ArgumentTypeError(f"{flag} must be True or False, not {value!r}")

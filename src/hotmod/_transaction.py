@@ -346,7 +346,7 @@ class Transaction:
             _imp.release_lock()
             rebound = self._visible is not None
             packages = {name for name in order if "__path__" in self._namespace(name)}
-            statements = contextlib.nullcontext()
+            statements: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
             if self._patcher is not None:
                 statements = self._patcher.class_statements(self._replaced_globals)
             try:

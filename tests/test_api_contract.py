@@ -26,6 +26,7 @@ def test_reloader_signature() -> None:
         ("on_reload", inspect.Parameter.KEYWORD_ONLY, None),
         ("background", inspect.Parameter.KEYWORD_ONLY, True),
         ("adapters", inspect.Parameter.KEYWORD_ONLY, None),
+        ("patch", inspect.Parameter.KEYWORD_ONLY, True),
     ]
     reload_params = inspect.signature(hotmod.Reloader.reload).parameters
     assert [(p.name, p.kind) for p in reload_params.values()] == [
@@ -43,6 +44,7 @@ def test_reload_result_fields_and_defaults() -> None:
         ("error", None),
         ("rolled_back", False),
         ("duration", 0.0),
+        ("patched", ()),
     ]
     result = ReloadResult()
     assert result.ok
@@ -60,6 +62,13 @@ def test_reload_result_text() -> None:
         duration=0.0021,
     )
     assert str(ok) == "reloaded app.a, app.b in 2.1 ms (changed: app/a.py)"
+    patched = ReloadResult(
+        changed=(Path("app/a.py"),),
+        reloaded=("app.a",),
+        duration=0.0021,
+        patched=("app.a.f", "app.a.C"),
+    )
+    assert str(patched) == "reloaded app.a in 2.1 ms (changed: app/a.py); patched 2 in place"
     lazy = ReloadResult(changed=(Path("app/a.py"),), evicted=("app.b", "app.a"))
     assert str(lazy).startswith("evicted app.b, app.a in 0.0 ms (changed: app/a.py)")
     failed = ReloadResult(error=RuntimeError("boom"), rolled_back=True, duration=0.001)

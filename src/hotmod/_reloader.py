@@ -103,6 +103,10 @@ class Reloader:
             as they are at each reload. A sequence of ``Adapter`` instances: exactly those, in
             that order (``hotmod.adapters.builtin("logging")`` names a built-in one). ``()``:
             none.
+        patch: after each module re-executes, upgrade its old version's functions and
+            classes in place (default), so old instances, stored callbacks and ``from m
+            import f`` elsewhere run the new code; ``False`` keeps pure re-execution. A module
+            opts out with ``__hotmod_patch__ = False``.
 
     Raises:
         PackageNotFoundError: a package cannot be found (a ``ModuleNotFoundError``).
@@ -127,6 +131,7 @@ class Reloader:
         on_reload: OnReload | None = None,
         background: bool = True,
         adapters: Sequence[Adapter[Any]] | None = None,
+        patch: bool = True,
     ) -> None:
         given: object = paths  # checked at run time: callers pass anything
         if isinstance(paths, (str, os.PathLike)):
@@ -141,7 +146,13 @@ class Reloader:
                 "Reloader() needs at least one package name, e.g. Reloader('myapp'), "
                 "or paths=[folder]"
             )
-        for flag, value in (("eager", eager), ("polling", polling), ("background", background)):
+        flags = (
+            ("eager", eager),
+            ("polling", polling),
+            ("background", background),
+            ("patch", patch),
+        )
+        for flag, value in flags:
             if not isinstance(value, bool):
                 raise ArgumentTypeError(f"{flag} must be True or False, not {value!r}")
         if isinstance(debounce, bool) or not isinstance(debounce, (int, float)):
@@ -155,6 +166,7 @@ class Reloader:
         self.eager = eager
         self.polling = _default_polling(polling)
         self.background = background
+        self.patch = patch
         self.on_reload = on_reload
         self._adapters = check_adapters(adapters)
         self._live = live_modules()
@@ -625,6 +637,7 @@ class Reloader:
                 # IPython's %autoreload patches modules in place from edited files: with it
                 # loaded, an unchanged dependent's file is checked before its code is reused
                 verify_files=_AUTORELOAD in self._live,
+                patch=self.patch,
             )
             executing = {
                 name: (record.path, version)
@@ -665,6 +678,7 @@ class Reloader:
                     error=outcome.error,
                     rolled_back=outcome.rolled_back,
                     duration=time.perf_counter() - started,
+                    patched=outcome.patched,
                 )
         finally:
             self._reloading = False

@@ -26,6 +26,8 @@ class ReloadResult:
         rolled_back: True when the reload failed and every module was put back as it was: the
             process keeps running its previous code.
         duration: wall time of the reload, in seconds.
+        patched: the qualified names (``module.qualname``) of the old functions and classes
+            upgraded in place: references to them held anywhere run the new code.
 
     Example:
         >>> print(ReloadResult(changed=(Path("app/a.py"),), evicted=("app.b", "app.a"),
@@ -39,6 +41,7 @@ class ReloadResult:
     error: BaseException | None = None
     rolled_back: bool = False
     duration: float = 0.0
+    patched: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -54,7 +57,8 @@ class ReloadResult:
                 + ("rolled back, the previous code is still running" if self.rolled_back else "")
             ).rstrip("; ")
         if self.reloaded:
-            return f"reloaded {', '.join(self.reloaded)} in {took} (changed: {changed})"
+            patched = f"; patched {len(self.patched)} in place" if self.patched else ""
+            return f"reloaded {', '.join(self.reloaded)} in {took} (changed: {changed}){patched}"
         if self.evicted:
             return (
                 f"evicted {', '.join(self.evicted)} in {took} (changed: {changed}); "

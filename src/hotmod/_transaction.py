@@ -12,13 +12,17 @@ This is the only part of hotmod that writes to the module dict. One transaction:
    that serves the prepared code, so nested imports of evicted modules get the new versions;
    an import cycle is entered through the member the program entered it through at start-up,
    and its other members are imported by that member's code, as in a fresh import;
-6. on any exception restores every snapshot, removes the modules the failed attempt imported,
-   and reports the error: the process keeps running exactly the code it had.
+6. after each module re-executes, upgrades the functions and classes its old version defined
+   and the new one defines again (``_patch``): references held anywhere run the new code;
+7. on any exception restores every snapshot (and undoes every upgrade), removes the modules the
+   failed attempt imported, and reports the error: the process keeps running exactly the code
+   it had.
 """
 
 from __future__ import annotations
 
 import _imp
+import contextlib
 import copy
 import gc
 import importlib
@@ -36,6 +40,7 @@ from hotmod._code_cache import CodeCache, CodeLoader, StatKey, discard_bytecode
 from hotmod._module_dict import live_modules, rebound_modules
 from hotmod._module_index import origin_namespace
 from hotmod._observed import note_import
+from hotmod._patch import Patcher
 
 if TYPE_CHECKING:
     from hotmod.adapters._base import AdapterRun
@@ -107,6 +112,7 @@ class Outcome:
     imported: tuple[str, ...] = ()  # modules imported for the first time by the new code
     # every module the reload imported (re-executed or new), in the order the imports completed
     completed: tuple[str, ...] = ()
+    patched: tuple[str, ...] = ()  # old functions and classes upgraded in place
 
 
 def _compile(source: bytes, path: str) -> CodeType:
@@ -230,6 +236,8 @@ class Transaction:
             failed attempt: only watched first-time imports are removed again).
         adapters: the registries taking part (``hotmod.adapters``): detached before the
             eviction, committed after the re-imports, restored after a rollback.
+        patch: upgrade the old versions' functions and classes in place after each module
+            re-executes (``_patch``); False: pure re-execution.
     """
 
     def __init__(
@@ -243,6 +251,7 @@ class Transaction:
         eager: bool,
         is_watched: Callable[[str, object], bool],
         adapters: AdapterRun | None = None,
+        patch: bool = True,
     ) -> None:
         self._plan = plan
         self._order = [name for component in plan for name in component]
@@ -264,6 +273,8 @@ class Transaction:
         self._origins: dict[str, dict[str, Any]] = {}
         self._code: dict[str, CodeType] = {}
         self._parent_attrs: list[tuple[ModuleType, str, object]] = []
+        self._patcher = Patcher() if patch else None
+        self._patched_modules: set[str] = set()
 
     def run(self) -> Outcome:
         """Apply the plan; never raises for errors in user code (see ``Outcome.error``),
@@ -342,7 +353,11 @@ class Transaction:
             _imp.release_lock()
             rebound = self._visible is not None
             packages = {name for name in order if "__path__" in self._namespace(name)}
+            statements: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            if self._patcher is not None:
+                statements = self._patcher.class_statements(self._replaced_globals)
             try:
+                statements.__enter__()
                 for name in order:
                     if rebound:
                         self._adopt_visible(name)
@@ -350,9 +365,11 @@ class Transaction:
                         self._import(name)
                         if rebound:
                             self._adopt_visible(name)
+                    self._patch(name)  # when the import system, not _import, executed it
                     if name in packages and name in live:
                         self._rebind_kept_submodules(name, live[name])
             finally:
+                statements.__exit__(None, None, None)
                 _imp.acquire_lock()
                 sys.meta_path.remove(finder)
                 _imp.release_lock()
@@ -375,6 +392,7 @@ class Transaction:
             reloaded=tuple(order),
             imported=imported,
             completed=self._completion_order({*order, *imported}),
+            patched=() if self._patcher is None else tuple(self._patcher.patched),
         )
 
     def _completion_order(self, names: set[str]) -> tuple[str, ...]:
@@ -584,6 +602,38 @@ class Transaction:
                 setattr(live[parent_name], child, module)
             except AttributeError:
                 logger.debug("cannot set %s on its parent %s", child, parent_name)
+        self._patch(name)  # before the modules importing it execute: they see the survivors
+
+    def _replaced_globals(self, namespace: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """For the globals of a module this transaction re-executes (its new version, being
+        executed): its name and its old version's globals, unless it opts out."""
+        name = namespace.get("__name__")
+        old = self._old.get(name) if isinstance(name, str) else None
+        if (
+            not isinstance(old, ModuleType)
+            or old.__dict__ is namespace
+            or namespace.get("__hotmod_patch__") is False
+        ):
+            return None
+        return name, old.__dict__  # type: ignore[return-value]
+
+    def _patch(self, name: str) -> None:
+        """Upgrade the old version's functions and classes that ``name``'s new version (just
+        executed) defines again; once per module, real modules only."""
+        patcher = self._patcher
+        if patcher is None or name in self._patched_modules:
+            return
+        old, new = self._old.get(name), self._get(name)
+        if (
+            old is None
+            or new is None
+            or new is old
+            or not isinstance(old, ModuleType)
+            or not isinstance(new, ModuleType)
+        ):
+            return
+        self._patched_modules.add(name)
+        patcher.patch_module(name, old.__dict__, new.__dict__)
 
     def _put(self, name: str, module: ModuleType) -> None:
         self._live[name] = module
@@ -619,6 +669,8 @@ class Transaction:
                 new_namespace[attr] = value
 
     def _rollback(self, requested: Sequence[str]) -> None:
+        if self._patcher is not None:
+            self._patcher.undo()  # first: the old objects are as they were before the reload
         live = self._live
         for name in requested:
             module = live.get(name)

@@ -1,0 +1,558 @@
+"""Upgrade what survives a reload: old functions run the new code, old classes become the new.
+
+After a module re-executes, the objects of its old version that others still hold — an
+instance created earlier, a callback a framework stored, ``from m import f`` elsewhere, a bound
+method — would run the old code. For each top-level function and class that the new version
+defines again under the same qualified name, a ``Patcher``:
+
+- **functions** (also methods, static and class methods, property functions): the old function
+  object forwards to the new one. Its ``__code__`` becomes a one-line trampoline with the new
+  function's signature that calls the new function, which has the new module's globals and
+  closure; it takes the new defaults, keyword defaults, annotations, ``__dict__`` and
+  ``__doc__``. A function's ``__globals__`` cannot be reassigned, and running the new code with
+  the old module's globals would read stale module values (and write ``global`` names where
+  the new functions never look), so the new code always runs in the new function object.
+  Every earlier forwarder is re-pointed at the newest version: a call costs one hop, however
+  many reloads happened.
+- **classes**: the old class object survives. It takes the new class's namespace (methods
+  added, changed, removed; attributes; properties; dataclass fields and methods), its bases
+  where they are compatible, and the new methods' ``__class__`` cells point at it (zero-argument
+  ``super()``). The new module's names (and module-level instances, enum members) are bound
+  to the surviving class, so ``isinstance``, ``issubclass`` and ``pickle`` hold for old
+  instances and dependents subclass it. A class whose layout changed (``__slots__``, a builtin
+  base, a metaclass) keeps the new class, with one INFO line; classes with any metaclass but
+  ``type``, ``abc.ABCMeta`` and ``enum.EnumMeta`` are left to their frameworks' adapters.
+
+Every change is recorded first, so ``undo()`` puts each object back exactly (code, defaults,
+annotations, ``__dict__``, ``__doc__``, class namespaces, bases, cells, forwarders). The cost is
+proportional to what the re-executed modules define: no heap scan.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+import contextlib
+import enum
+import functools
+import logging
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from types import CodeType, FunctionType, MemberDescriptorType
+from typing import Any, TypeVar
+
+from typing_extensions import TypeIs
+
+__all__ = ["Patcher"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_MISSING: Any = object()
+_PLACEHOLDER = "__hotmod_forward_target__"
+_PATCHABLE_METACLASSES = (type, abc.ABCMeta, enum.EnumMeta)
+# Class attributes that belong to the class object, never to the namespace carried over.
+_CLASS_OWN = frozenset({"__dict__", "__weakref__", "_abc_impl"})
+_CO_VARARGS, _CO_VARKEYWORDS = 0x04, 0x08
+_CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
+_HAS_ANNOTATE = hasattr(FunctionType, "__annotate__")  # PEP 649 (3.14)
+_HAS_TYPE_PARAMS = hasattr(FunctionType, "__type_params__")  # 3.12
+
+# target function -> the functions that forward to it (weakly both ways): when the target is
+# upgraded in turn, they are re-pointed at its successor.
+_forwarders: weakref.WeakKeyDictionary[FunctionType, list[weakref.ref[FunctionType]]] = (
+    weakref.WeakKeyDictionary()
+)
+_forwarders_lock = threading.Lock()
+_templates: dict[tuple[object, ...], CodeType] = {}
+
+# thread -> how that thread's transaction adopts a class just built by a class statement
+_adopters: dict[int, Callable[[Any, type], type]] = {}
+_hook_lock = threading.Lock()
+_saved_build_class: Any = None
+
+
+def _build_class(func: Any, name: str, *bases: Any, **kwargs: Any) -> Any:
+    """``builtins.__build_class__`` while a transaction re-executes modules: a class statement
+    of a re-executed module evaluates to the surviving class, already upgraded, so what the
+    module's own code does with it (decorators, registries, instances made at import time,
+    subclasses) sees the class that old instances have."""
+    cls = _saved_build_class(func, name, *bases, **kwargs)
+    adopt = _adopters.get(threading.get_ident())
+    if adopt is None or not _is(cls, type):
+        return cls
+    return adopt(func, cls)
+
+
+def _is(value: object, kind: type[_T]) -> TypeIs[_T]:
+    """``isinstance`` by the value's type alone: ``isinstance`` also reads ``__class__``, which
+    evaluates a lazy object (Django's ``settings``)."""
+    return issubclass(type(value), kind)
+
+
+def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
+    """A code object with ``code``'s signature and ``nfree`` free variables whose body calls
+    the placeholder constant with the same arguments (cached per shape)."""
+    flags = code.co_flags
+    kind = (
+        "async"
+        if flags & _CO_COROUTINE
+        else "gen"
+        if flags & _CO_GENERATOR
+        else "agen"
+        if flags & _CO_ASYNC_GENERATOR
+        else ""
+    )
+    nargs, posonly, kwonly = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
+    names = code.co_varnames
+    varargs = names[nargs + kwonly] if code.co_flags & _CO_VARARGS else None
+    varkw_index = nargs + kwonly + (1 if varargs is not None else 0)
+    varkw = names[varkw_index] if code.co_flags & _CO_VARKEYWORDS else None
+    key = (kind, names[: nargs + kwonly], posonly, nargs, varargs, varkw, nfree)
+    cached = _templates.get(key)
+    if cached is not None:
+        return cached
+    params: list[str] = list(names[:nargs])
+    call: list[str] = list(names[:nargs])
+    if posonly:
+        params.insert(posonly, "/")
+    if varargs is not None:
+        params.append("*" + varargs)
+        call.append("*" + varargs)
+    elif kwonly:
+        params.append("*")
+    for name in names[nargs : nargs + kwonly]:
+        params.append(name)
+        call.append(f"{name}={name}")
+    if varkw is not None:
+        params.append("**" + varkw)
+        call.append("**" + varkw)
+    taken = set(names)
+    cells = []
+    for i in range(nfree):
+        cell = f"_hotmod_cell{i}"
+        while cell in taken:
+            cell += "_"
+        cells.append(cell)
+    forward = f"{_PLACEHOLDER!r}.__call__({', '.join(call)})"
+    body = {
+        "async": f"await {forward}",
+        "gen": f"(yield from {forward})",
+        "agen": "_hotmod_item",
+        "": forward,
+    }[kind]
+    if cells:  # free variables the body never reads (their number must match the closure)
+        body = f"{body} if True else ({', '.join(cells)},)"
+    lines = ["def _hotmod_outer():"]
+    if cells:
+        lines.append(f"    {' = '.join(cells)} = None")
+    prefix = "def" if kind in ("", "gen") else "async def"
+    signature = f"    {prefix} _hotmod_forward({', '.join(params)}):"
+    if kind == "agen":  # (values sent with asend() are not passed on)
+        lines.append(f"{signature}\n        async for _hotmod_item in {forward}: yield {body}")
+    else:
+        lines.append(f"{signature} return {body}")
+    lines.append("    return _hotmod_forward")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<hotmod forward>", "exec"), namespace)
+    template: CodeType = namespace["_hotmod_outer"]().__code__
+    assert len(template.co_freevars) == nfree
+    _templates[key] = template
+    return template
+
+
+def _trampoline(old: FunctionType, new: FunctionType) -> CodeType:
+    """The code that makes ``old`` call ``new``: ``new``'s signature, ``old``'s number of free
+    variables, and ``new``'s name, file and first line (tracebacks and ``inspect.getsource``
+    of the old object show the new source)."""
+    code = new.__code__
+    template = _trampoline_template(code, len(old.__code__.co_freevars))
+    consts = tuple(new if c == _PLACEHOLDER and type(c) is str else c for c in template.co_consts)
+    changes: dict[str, Any] = {
+        "co_consts": consts,
+        "co_name": code.co_name,
+        "co_filename": code.co_filename,
+        "co_firstlineno": code.co_firstlineno,
+    }
+    if sys.version_info >= (3, 11):
+        changes["co_qualname"] = code.co_qualname
+    return template.replace(**changes)
+
+
+def _function_state(func: FunctionType) -> tuple[Any, ...]:
+    annotate = func.__annotate__ if _HAS_ANNOTATE else None  # type: ignore[attr-defined]
+    annotations = func.__annotations__ if annotate is None else None
+    type_params = func.__type_params__ if _HAS_TYPE_PARAMS else None  # type: ignore[attr-defined]
+    return (
+        func.__code__,
+        func.__defaults__,
+        func.__kwdefaults__,
+        annotate,
+        annotations,
+        func.__dict__,
+        func.__doc__,
+        type_params,
+    )
+
+
+def _set_function_state(func: FunctionType, state: tuple[Any, ...]) -> None:
+    code, defaults, kwdefaults, annotate, annotations, namespace, doc, type_params = state
+    func.__code__ = code
+    func.__defaults__ = defaults
+    func.__kwdefaults__ = kwdefaults
+    if annotate is not None:
+        func.__annotate__ = annotate  # type: ignore[attr-defined]
+    else:
+        func.__annotations__ = annotations
+    func.__dict__ = namespace
+    func.__doc__ = doc
+    if _HAS_TYPE_PARAMS:
+        func.__type_params__ = type_params  # type: ignore[attr-defined]
+
+
+def _forward_state(old: FunctionType, new: FunctionType) -> tuple[Any, ...]:
+    """``old``'s state once it forwards to ``new`` (new's attributes, shared ``__dict__``)."""
+    state = _function_state(new)
+    return (_trampoline(old, new), *state[1:])
+
+
+def _functions_of(value: object) -> Iterator[tuple[str, FunctionType]]:
+    """The functions a class attribute holds: itself, a static or class method's, a property's
+    getter, setter and deleter, a ``cached_property``'s."""
+    if _is(value, FunctionType):
+        yield "", value
+    elif _is(value, staticmethod) or _is(value, classmethod):
+        func = value.__func__
+        if _is(func, FunctionType):
+            yield "", func
+    elif _is(value, property):
+        for part in ("fget", "fset", "fdel"):
+            func = getattr(value, part)
+            if _is(func, FunctionType):
+                yield part, func
+    elif _is(value, functools.cached_property):
+        func = value.func
+        if _is(func, FunctionType):
+            yield "", func
+
+
+def _slots(cls: type) -> tuple[str, ...] | None:
+    slots = cls.__dict__.get("__slots__", _MISSING)
+    if slots is _MISSING:
+        return None
+    return (slots,) if _is(slots, str) else tuple(slots)
+
+
+def _enum_members(cls: type) -> dict[str, object] | None:
+    members: object = cls.__dict__.get("_member_map_")
+    if not _is(members, dict):
+        return None
+    return {name: getattr(member, "_value_", _MISSING) for name, member in members.items()}
+
+
+class Patcher:
+    """Upgrades the survivors of the modules one transaction re-executes; ``undo()`` reverts
+    everything it did, last change first."""
+
+    def __init__(self) -> None:
+        self.patched: list[str] = []
+        self._undo: list[Callable[[], None]] = []
+        # id(new class) -> (new class, surviving class): the new module's references to the
+        # new class are bound to the surviving one
+        self._classes: dict[int, tuple[type, type]] = {}
+        self._done: set[int] = set()  # ids of old objects already upgraded in this reload
+
+    # -- modules ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def class_statements(
+        self, old_globals: Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]] | None]
+    ) -> Iterator[None]:
+        """While the block runs, class statements executed by this thread in the globals of a
+        module being replaced (``old_globals`` gives its name and old globals, or None)
+        upgrade the old class in place and evaluate to it."""
+        global _saved_build_class
+
+        def adopt(func: Any, cls: type) -> type:
+            found = old_globals(getattr(func, "__globals__", {}))
+            if found is None:
+                return cls
+            name, old_ns = found
+            qualname = cls.__qualname__
+            if cls.__module__ != name or "<locals>" in qualname:
+                return cls
+            first, *rest = qualname.split(".")
+            old: Any = old_ns.get(first, _MISSING)
+            for part in rest:
+                old = old.__dict__.get(part, _MISSING) if _is(old, type) else _MISSING
+            if (
+                not _is(old, type)
+                or old is cls
+                or old.__qualname__ != qualname
+                or old.__module__ != name
+            ):
+                return cls
+            return old if self._patch_class(old, cls, quiet=True) else cls
+
+        ident = threading.get_ident()
+        with _hook_lock:
+            if not _adopters:
+                _saved_build_class = builtins.__build_class__
+                builtins.__build_class__ = _build_class  # type: ignore[assignment]
+            _adopters[ident] = adopt
+        try:
+            yield
+        finally:
+            with _hook_lock:
+                del _adopters[ident]
+                current: object = builtins.__build_class__
+                if not _adopters and current is _build_class:
+                    builtins.__build_class__ = _saved_build_class
+
+    def patch_module(self, name: str, old_ns: dict[str, Any], new_ns: dict[str, Any]) -> None:
+        """Upgrade the functions and classes of the old version ``old_ns`` of module ``name``
+        that the new version ``new_ns`` (its globals, just executed) defines again."""
+        if old_ns is new_ns or new_ns.get("__hotmod_patch__") is False:
+            return
+        for key, new in list(new_ns.items()):
+            old = old_ns.get(key, _MISSING)
+            if old is _MISSING or old is new:
+                continue
+            if _is(new, type) and _is(old, type):
+                if (
+                    old.__module__ == name
+                    and new.__module__ == name
+                    and old.__qualname__ == new.__qualname__
+                    and self._patch_class(old, new)
+                ):
+                    new_ns[key] = old
+            elif (
+                # the same qualified name: one module's function defined again, or a new
+                # closure a factory made for the same name (a decorator's wrapper)
+                _is(new, FunctionType)
+                and _is(old, FunctionType)
+                and old.__module__ == new.__module__
+                and old.__qualname__ == new.__qualname__
+            ):
+                self._forward(old, new, f"{name}.{new.__qualname__}")
+        if self._classes:
+            self._rebind(new_ns)
+
+    def _rebind(self, new_ns: dict[str, Any]) -> None:
+        """Bind the new module's other references to a new class (aliases, module-level
+        instances, enum members) to the surviving class and its objects."""
+        classes = self._classes
+        for key, value in list(new_ns.items()):
+            pair = classes.get(id(value))
+            if pair is not None and pair[0] is value:
+                new_ns[key] = pair[1]
+                continue
+            pair = classes.get(id(type(value)))
+            if pair is None or pair[0] is not type(value):
+                continue
+            new_cls, old_cls = pair
+            if _is(value, enum.Enum):
+                survivor = old_cls.__dict__["_member_map_"].get(value._name_)
+                if survivor is not None:
+                    new_ns[key] = survivor
+                continue
+            try:
+                value.__class__ = old_cls
+            except TypeError:  # a layout the class check did not see: keep it as it is
+                continue
+            self._undo.append(functools.partial(setattr, value, "__class__", new_cls))
+
+    # -- functions -------------------------------------------------------------------------
+
+    def _forward(self, old: FunctionType, new: FunctionType, qualname: str, depth: int = 0) -> None:
+        """Make ``old`` (and every function forwarding to it) call ``new``; pair what a
+        decorator kept of the original (``__wrapped__``, a function in a closure cell)."""
+        if old is new or id(old) in self._done or depth > 8:
+            return
+        self._done.add(id(old))
+        with _forwarders_lock:
+            earlier = [f for ref in _forwarders.get(old, ()) if (f := ref()) is not None]
+            saved_old_list = _forwarders.get(old)
+            saved_new_list = _forwarders.get(new)
+        wrapped_old: object = old.__dict__.get("__wrapped__")
+        wrapped_new: object = new.__dict__.get("__wrapped__")
+        cells = list(zip(old.__closure__ or (), new.__closure__ or (), strict=False))
+        if old.__code__.co_freevars != new.__code__.co_freevars:
+            cells = []
+        for func in (old, *earlier):
+            state = _function_state(func)
+            self._undo.append(functools.partial(_set_function_state, func, state))
+            _set_function_state(func, _forward_state(func, new))
+
+        def restore_lists() -> None:
+            with _forwarders_lock:
+                for key, value in ((old, saved_old_list), (new, saved_new_list)):
+                    if value is None:
+                        _forwarders.pop(key, None)
+                    else:
+                        _forwarders[key] = value
+
+        self._undo.append(restore_lists)
+        with _forwarders_lock:
+            _forwarders.pop(old, None)
+            refs = [r for r in _forwarders.get(new, ()) if r() is not None]
+            refs.extend(weakref.ref(f) for f in (old, *earlier))
+            _forwarders[new] = refs
+        if depth == 0:
+            self.patched.append(qualname)
+        # What the old wrapper kept of the old original, paired with the new wrapper's
+        if (
+            _is(wrapped_old, FunctionType)
+            and _is(wrapped_new, FunctionType)
+            and wrapped_old.__qualname__ == wrapped_new.__qualname__
+        ):
+            self._forward(wrapped_old, wrapped_new, qualname, depth + 1)
+        for old_cell, new_cell in cells:
+            try:
+                inner_old, inner_new = old_cell.cell_contents, new_cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if (
+                _is(inner_old, FunctionType)
+                and _is(inner_new, FunctionType)
+                and inner_old.__qualname__ == inner_new.__qualname__
+                and inner_old.__module__ == inner_new.__module__
+            ):
+                self._forward(inner_old, inner_new, qualname, depth + 1)
+
+    # -- classes ---------------------------------------------------------------------------
+
+    def _incompatible(self, old: type, new: type) -> str | None:
+        """Why ``old`` cannot take ``new``'s namespace, or None when it can."""
+        if type(new) is not type(old):
+            return f"its metaclass changed ({type(old).__name__} -> {type(new).__name__})"
+        if _slots(old) != _slots(new):
+            return "its __slots__ changed"
+        for attr in ("__basicsize__", "__itemsize__", "__dictoffset__", "__weakrefoffset__"):
+            if getattr(old, attr) != getattr(new, attr):
+                return "its instance layout changed (a builtin base or __slots__)"
+        if issubclass(type(old), enum.EnumMeta) and _enum_members(old) != _enum_members(new):
+            return "its members changed"
+        return None
+
+    def _patch_class(self, old: type, new: type, *, quiet: bool = False) -> bool:
+        """Give ``old`` the namespace of ``new``; False (and ``new`` stays) when it cannot.
+        ``quiet``: a class statement's class, before its decorators ran (they may still make
+        it compatible: the module's final binding is checked again after the execution)."""
+        if id(old) in self._done:
+            pair = self._classes.get(id(new))
+            return pair is not None and pair[1] is old
+        if type(old) not in _PATCHABLE_METACLASSES:
+            logger.debug("%s.%s: metaclass %s is left to adapters", old.__module__,
+                         old.__qualname__, type(old).__name__)  # fmt: skip
+            return False
+        qualname = f"{new.__module__}.{new.__qualname__}"
+        reason = self._incompatible(old, new)
+        bases = tuple(self._classes.get(id(b), (b, b))[1] for b in new.__bases__)
+        if reason is None and bases != old.__bases__:
+            saved_bases = old.__bases__
+            try:
+                old.__bases__ = bases
+            except TypeError as exc:
+                reason = f"its bases changed incompatibly ({exc})"
+            else:
+                self._undo.append(functools.partial(setattr, old, "__bases__", saved_bases))
+        if reason is not None:
+            if quiet:
+                return False
+            logger.info(
+                "%s: %s; the new class is used, old instances keep the old one", qualname, reason
+            )
+            return False
+        self._done.add(id(old))
+        saved = dict(old.__dict__)
+        self._undo.append(functools.partial(_restore_namespace, old, saved))
+        is_enum = issubclass(type(old), enum.EnumMeta)
+        members = new.__dict__.get("_member_map_", {}) if is_enum else {}
+        new_items = [
+            (k, v) for k, v in new.__dict__.items() if self._carried(k, v, members, is_enum)
+        ]
+        for key, value in new_items:
+            current = saved.get(key, _MISSING)
+            if current is value:
+                continue
+            if (
+                _is(value, type)
+                and _is(current, type)
+                and value.__qualname__ == f"{new.__qualname__}.{key}"
+                and self._patch_class(current, value)
+            ):
+                continue  # a nested class, upgraded in place
+            if current is not _MISSING:
+                self._forward_members(current, value, f"{qualname}.{key}")
+            setattr(old, key, value)
+        for key, value in saved.items():
+            if key not in new.__dict__ and self._carried(key, value, members, is_enum):
+                delattr(old, key)
+        # the new methods' zero-argument super() and __class__ name the surviving class
+        for _, value in new_items:
+            for _, func in _functions_of(value):
+                self._retarget_class_cell(func, new, old)
+        if _is(old, abc.ABCMeta):
+            old._abc_caches_clear()  # type: ignore[attr-defined]
+        self._classes[id(new)] = (new, old)
+        self.patched.append(qualname)
+        return True
+
+    @staticmethod
+    def _carried(key: str, value: object, members: dict[str, object], is_enum: bool) -> bool:
+        """Whether a class attribute is part of the namespace that is carried over."""
+        if key in _CLASS_OWN or key in members:
+            return False
+        if _is(value, MemberDescriptorType):  # a slot: bound to its class's layout
+            return False
+        if is_enum and key[:1] == "_" == key[-1:] != key[1:2]:
+            # an enum's own bookkeeping (_member_map_, ...), but not _missing_ and the like
+            return _is(value, FunctionType) or _is(value, classmethod) or _is(value, staticmethod)
+        return True
+
+    def _forward_members(self, old: object, new: object, qualname: str) -> None:
+        if type(old) is not type(new):
+            return
+        new_functions = dict(_functions_of(new))
+        for part, func in _functions_of(old):
+            counterpart = new_functions.get(part)
+            if counterpart is not None:
+                self._forward(func, counterpart, qualname)
+
+    def _retarget_class_cell(self, func: FunctionType, new: type, old: type) -> None:
+        code, closure = func.__code__, func.__closure__
+        if closure is None or "__class__" not in code.co_freevars:
+            return
+        cell = closure[code.co_freevars.index("__class__")]
+        try:
+            if cell.cell_contents is not new:
+                return
+        except ValueError:
+            return
+        cell.cell_contents = old
+        self._undo.append(functools.partial(setattr, cell, "cell_contents", new))
+
+    # -- rollback --------------------------------------------------------------------------
+
+    def undo(self) -> None:
+        """Revert every change, last first (the transaction's rollback)."""
+        undo, self._undo = self._undo, []
+        for step in reversed(undo):
+            step()
+        self.patched.clear()
+        self._classes.clear()
+        self._done.clear()
+
+
+def _restore_namespace(cls: type, saved: dict[str, Any]) -> None:
+    """Put ``cls``'s namespace back to ``saved``: also what decorators or other code set on it
+    after the patch."""
+    for key in [k for k in cls.__dict__ if k not in saved]:
+        if key not in _CLASS_OWN:
+            delattr(cls, key)
+    for key, value in saved.items():
+        if key not in _CLASS_OWN and cls.__dict__.get(key, _MISSING) is not value:
+            setattr(cls, key, value)

@@ -1,0 +1,1047 @@
+"""What survives a reload runs the new code: old functions and classes upgraded in place.
+
+The scenarios come from other reloaders' own test suites (IPython's autoreload and
+deduperreload tests, jurigged's live-update tests: old instances, old references, class
+identity) and from the reproductions of issue 11, written anew for hotmod. Each runs twice: with
+the default options (patching on) and with ``Reloader(..., patch=False)``, where it asserts what
+pure re-execution gives (the behaviour before patching existed).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from conftest import Project
+
+BOTH = pytest.mark.parametrize("patch", [True, False], ids=["patch", "no-patch"])
+
+
+def _run(project: Project, code: str, patch: bool) -> dict[str, object]:
+    return project.result(f"PATCH = {patch!r}\n" + textwrap.dedent(code))
+
+
+# -- old instances and class identity ---------------------------------------------------------
+
+
+@BOTH
+def test_old_instance_runs_new_methods_and_keeps_class_identity(
+    project: Project, patch: bool
+) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/shapes.py": """
+                class Square:
+                    sides = 4
+                    def __init__(self, size):
+                        self.size = size
+                    def area(self):
+                        return self.size * self.size
+                    def describe(self):
+                        return "square"
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pickle
+        import pkg.shapes
+        from pkg.shapes import Square
+        old = Square(3)
+        method = old.area
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/shapes.py", "self.size * self.size", "self.size * self.size * 10")
+        edit("pkg/shapes.py", 'return "square"', 'return "SQUARE"')
+        edit("pkg/shapes.py", "sides = 4", "sides = 40\\n    corners = 4")
+        result = r.reload("pkg.shapes")
+        new = pkg.shapes.Square
+        try:
+            pickled = pickle.loads(pickle.dumps(old)).area()
+        except pickle.PicklingError as exc:
+            pickled = "PicklingError"
+        emit(ok=result.ok, area=old.area(), bound=method(), describe=old.describe(),
+             sides=old.sides, corners=getattr(old, "corners", None),
+             same_class=new is Square, isinstance=isinstance(old, new),
+             new_area=new(2).area(), pickled=pickled,
+             patched=sorted(result.patched))
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "ok": True,
+            "area": 90,
+            "bound": 90,
+            "describe": "SQUARE",
+            "sides": 40,
+            "corners": 4,
+            "same_class": True,
+            "isinstance": True,
+            "new_area": 40,
+            "pickled": 90,
+            "patched": [
+                "pkg.shapes.Square",
+                "pkg.shapes.Square.__init__",
+                "pkg.shapes.Square.area",
+                "pkg.shapes.Square.describe",
+            ],
+        }
+    else:
+        assert out == {
+            "ok": True,
+            "area": 9,
+            "bound": 9,
+            "describe": "square",
+            "sides": 4,
+            "corners": None,
+            "same_class": False,
+            "isinstance": False,
+            "new_area": 40,
+            "pickled": "PicklingError",
+            "patched": [],
+        }
+
+
+@BOTH
+def test_class_attributes_properties_static_and_class_methods(
+    project: Project, patch: bool
+) -> None:
+    # IPython's class-attribute and smoke tests: every kind of class member changes
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                class Thing:
+                    colour = "red"
+                    removed = "still here"
+                    @property
+                    def weight(self):
+                        return 1
+                    @weight.setter
+                    def weight(self, value):
+                        self.stored = value
+                    @staticmethod
+                    def kind():
+                        return "static1"
+                    @classmethod
+                    def make(cls):
+                        return (cls.__name__, "made1")
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m
+        old = pkg.m.Thing()
+        make = pkg.m.Thing.make
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", '"red"', '"blue"')
+        edit("pkg/m.py", '    removed = "still here"\\n', '    added = "new"\\n')
+        edit("pkg/m.py", "return 1", "return 2")
+        edit("pkg/m.py", "self.stored = value", "self.stored = value * 100")
+        edit("pkg/m.py", "static1", "static2")
+        edit("pkg/m.py", "made1", "made2")
+        assert r.reload("pkg.m").ok
+        old.weight = 3
+        emit(colour=old.colour, added=getattr(old, "added", None),
+             removed=hasattr(old, "removed"), weight=old.weight, stored=old.stored,
+             kind=old.kind(), make=make(), new_make=pkg.m.Thing.make())
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "colour": "blue",
+            "added": "new",
+            "removed": False,
+            "weight": 2,
+            "stored": 300,
+            "kind": "static2",
+            "make": ["Thing", "made2"],
+            "new_make": ["Thing", "made2"],
+        }
+    else:
+        assert out == {
+            "colour": "red",
+            "added": None,
+            "removed": True,
+            "weight": 1,
+            "stored": 3,
+            "kind": "static1",
+            "make": ["Thing", "made1"],
+            "new_make": ["Thing", "made2"],
+        }
+
+
+@BOTH
+def test_super_and_subclasses_in_dependents_build_on_the_surviving_class(
+    project: Project, patch: bool
+) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/base.py": """
+                class Animal:
+                    def sound(self):
+                        return "generic1"
+            """,
+            "pkg/dogs.py": """
+                from pkg.base import Animal
+                class Dog(Animal):
+                    def sound(self):
+                        return "woof+" + super().sound()
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.dogs, pkg.base
+        Animal, Dog = pkg.base.Animal, pkg.dogs.Dog
+        rex = Dog()
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/base.py", "generic1", "generic2")
+        edit("pkg/dogs.py", '"woof+"', '"WOOF+"')
+        first = r.reload("pkg.base")
+        second = r.reload("pkg.dogs")
+        emit(ok=first.ok and second.ok, sound=rex.sound(),
+             new_sound=pkg.dogs.Dog().sound(),
+             base_kept=pkg.dogs.Dog.__bases__[0] is Animal,
+             issubclass=issubclass(pkg.dogs.Dog, Animal),
+             isinstance=isinstance(rex, pkg.base.Animal) and isinstance(rex, pkg.dogs.Dog))
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "ok": True,
+            "sound": "WOOF+generic2",
+            "new_sound": "WOOF+generic2",
+            "base_kept": True,
+            "issubclass": True,
+            "isinstance": True,
+        }
+    else:
+        assert out == {
+            "ok": True,
+            "sound": "woof+generic1",
+            "new_sound": "WOOF+generic2",
+            "base_kept": False,
+            "issubclass": False,
+            "isinstance": False,
+        }
+
+
+@BOTH
+def test_dataclass_fields_and_generated_methods(project: Project, patch: bool) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                import dataclasses
+                @dataclasses.dataclass
+                class Point:
+                    x: int
+                    def norm(self):
+                        return abs(self.x)
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import dataclasses, pkg.m
+        old = pkg.m.Point(-3)
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "    x: int\\n", "    x: int\\n    y: int = 7\\n")
+        edit("pkg/m.py", "abs(self.x)", "abs(self.x) + self.y")
+        assert r.reload("pkg.m").ok
+        emit(norm=old.norm(), fields=[f.name for f in dataclasses.fields(old)],
+             repr=repr(old), new=repr(pkg.m.Point(1)), eq=old == pkg.m.Point(-3))
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "norm": 10,
+            "fields": ["x", "y"],
+            "repr": "Point(x=-3, y=7)",
+            "new": "Point(x=1, y=7)",
+            "eq": True,
+        }
+    else:
+        assert out == {
+            "norm": 3,
+            "fields": ["x"],
+            "repr": "Point(x=-3)",
+            "new": "Point(x=1, y=7)",
+            "eq": False,
+        }
+
+
+@BOTH
+def test_enum_members_keep_identity_and_added_member_uses_new_class(
+    project: Project, patch: bool
+) -> None:
+    # IPython's enum test: methods change, then a member is added
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/colours.py": """
+                import enum
+                class Colour(enum.Enum):
+                    RED = 1
+                    GREEN = 2
+                    def label(self):
+                        return "v1-" + self.name
+                DEFAULT = Colour.RED
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.colours
+        records = _Records(); logging.getLogger("hotmod").addHandler(records)
+        red = pkg.colours.Colour.RED
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/colours.py", '"v1-"', '"v2-"')
+        assert r.reload("pkg.colours").ok
+        step1 = dict(same=pkg.colours.Colour.RED is red, default=pkg.colours.DEFAULT is red,
+                     label=red.label(), by_value=pkg.colours.Colour(1) is red)
+        edit("pkg/colours.py", "GREEN = 2", "GREEN = 2\\n    BLUE = 3")
+        assert r.reload("pkg.colours").ok
+        info = [rec.getMessage() for rec in records.records if "Colour" in rec.getMessage()]
+        emit(step1=step1, blue=pkg.colours.Colour.BLUE.value,
+             same_after_add=pkg.colours.Colour.RED is red, info=info)
+        """,
+        patch,
+    )
+    if patch:
+        assert out["step1"] == {"same": True, "default": True, "label": "v2-RED", "by_value": True}
+        assert out["same_after_add"] is False  # members changed: the new class is used
+        assert out["info"] == [
+            "pkg.colours.Colour: its members changed; the new class is used, old instances "
+            "keep the old one"
+        ]
+    else:
+        assert out["step1"] == {
+            "same": False,
+            "default": False,
+            "label": "v1-RED",
+            "by_value": False,
+        }
+        assert out["same_after_add"] is False
+        assert out["info"] == []
+    assert out["blue"] == 3
+
+
+@BOTH
+def test_changed_slots_use_the_new_class_with_one_info_line(project: Project, patch: bool) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                class Slotted:
+                    __slots__ = ("a",)
+                    def get(self):
+                        return "v1"
+                class Same:
+                    __slots__ = ("a",)
+                    def get(self):
+                        return "same1"
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m
+        records = _Records(); logging.getLogger("hotmod").addHandler(records)
+        old, same = pkg.m.Slotted(), pkg.m.Same()
+        same.a = 5
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", '__slots__ = ("a",)\\n    def get(self):\\n        return "v1"',
+             '__slots__ = ("a", "b")\\n    def get(self):\\n        return "v2"')
+        edit("pkg/m.py", "same1", "same2")
+        assert r.reload("pkg.m").ok
+        info = [rec.getMessage() for rec in records.records if rec.levelname == "INFO"
+                and "Slotted" in rec.getMessage()]
+        emit(old=old.get(), new=pkg.m.Slotted().get(), same=same.get(), a=same.a,
+             identity=type(same) is pkg.m.Same, info=info)
+        """,
+        patch,
+    )
+    assert out["old"] == "v1"
+    assert out["new"] == "v2"
+    if patch:
+        assert out["same"] == "same2"
+        assert out["identity"] is True
+        assert out["a"] == 5
+        assert out["info"] == [
+            "pkg.m.Slotted: its __slots__ changed; the new class is used, old instances keep "
+            "the old one"
+        ]
+    else:
+        assert out["same"] == "same1"
+        assert out["identity"] is False
+        assert out["info"] == []
+
+
+@BOTH
+def test_framework_metaclass_classes_are_left_alone(project: Project, patch: bool) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                class Meta(type):
+                    pass
+                class Model(metaclass=Meta):
+                    def get(self):
+                        return "v1"
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m
+        old = pkg.m.Model()
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", '"v1"', '"v2"')
+        result = r.reload("pkg.m")
+        emit(identity=type(old) is pkg.m.Model, new=pkg.m.Model().get(),
+             patched=[n for n in result.patched if "Model" in n and "get" not in n])
+        """,
+        patch,
+    )
+    # the class object is not upgraded; its old methods still forward (they are functions)
+    assert out == {"identity": False, "new": "v2", "patched": []}
+
+
+# -- old references: stored callbacks ---------------------------------------------------------
+
+
+@BOTH
+def test_references_held_anywhere_run_the_new_function(project: Project, patch: bool) -> None:
+    # issue 11: `from m import f` in __main__, a registry, a signal handler, a thread target,
+    # a scheduler job, a partial, a bound method of an old instance
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/jobs.py": """
+                RESULTS = []
+                def work(tag="x"):
+                    RESULTS.append(("v1", tag))
+                    return ("v1", tag)
+                class Service:
+                    def handle(self):
+                        return "v1"
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import functools, sched, signal, threading
+        import pkg.jobs
+        from pkg.jobs import work
+        seen = []
+        registry = {"work": work}
+        signal.signal(signal.SIGUSR1, lambda *a: None)
+        handler_calls = []
+        def on_signal(signum, frame):
+            handler_calls.append(stored_handler_target())
+        stored_handler_target = work
+        signal.signal(signal.SIGUSR1, on_signal)
+        direct = work
+        signal.signal(signal.SIGUSR2, lambda s, f: seen.append(direct("sig")))
+        thread = threading.Thread(target=work, args=("thread",))
+        scheduler = sched.scheduler()
+        scheduler.enter(0, 1, work, ("sched",))
+        partial = functools.partial(work, "partial")
+        bound = pkg.jobs.Service().handle
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/jobs.py", 'RESULTS.append(("v1", tag))\\n    return ("v1", tag)',
+             'RESULTS.append(("v2", tag))\\n    return ("v2", tag)')
+        edit("pkg/jobs.py", 'return "v1"', 'return "v2"')
+        assert r.reload("pkg.jobs").ok
+        os.kill(os.getpid(), signal.SIGUSR2)
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        thread.start(); thread.join(10)
+        scheduler.run()
+        emit(main=work("main")[0], registry=registry["work"]("reg")[0], signal=seen[0][0],
+             thread=[v for v, t in sys.modules["pkg.jobs"].RESULTS + pkg.jobs.RESULTS
+                     if t == "thread"][:1],
+             sched=[v for v, t in pkg.jobs.RESULTS + pkg.jobs.RESULTS if t == "sched"][:1],
+             partial=partial()[0], bound=bound())
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "main": "v2",
+            "registry": "v2",
+            "signal": "v2",
+            "thread": ["v2"],
+            "sched": ["v2"],
+            "partial": "v2",
+            "bound": "v2",
+        }
+    else:
+        # the old function appends to the old module's list
+        assert out == {
+            "main": "v1",
+            "registry": "v1",
+            "signal": "v1",
+            "thread": [],
+            "sched": [],
+            "partial": "v1",
+            "bound": "v1",
+        }
+
+
+@BOTH
+def test_decorated_functions_and_kept_originals_run_new_code(project: Project, patch: bool) -> None:
+    # jurigged's decorator scenarios: wraps keeps the original in __wrapped__; a decorator
+    # without wraps keeps it in a closure; a registry keeps the undecorated function
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/deco.py": """
+                import functools
+                REGISTRY = []
+                def logged(fn):
+                    REGISTRY.append(fn)
+                    @functools.wraps(fn)
+                    def wrapper(*args, **kwargs):
+                        return ("logged", fn(*args, **kwargs))
+                    return wrapper
+                def plain(fn):
+                    def inner():
+                        return ("plain", fn())
+                    return inner
+            """,
+            "pkg/m.py": """
+                from pkg.deco import logged, plain
+                @logged
+                def greet(name="world"):
+                    return "hello1 " + name
+                @plain
+                def ping():
+                    return "pong1"
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m, pkg.deco
+        greet, ping = pkg.m.greet, pkg.m.ping
+        original = greet.__wrapped__
+        registered = pkg.deco.REGISTRY[0]
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", 'hello1 ', 'hello2 ')
+        edit("pkg/m.py", 'name="world"', 'name="there"')
+        edit("pkg/m.py", "pong1", "pong2")
+        assert r.reload("pkg.m").ok
+        emit(greet=greet(), original=original(), registered=registered("x"), ping=ping(),
+             defaults=original.__defaults__)
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "greet": ["logged", "hello2 there"],
+            "original": "hello2 there",
+            "registered": "hello2 x",
+            "ping": ["plain", "pong2"],
+            "defaults": ["there"],
+        }
+    else:
+        assert out == {
+            "greet": ["logged", "hello1 world"],
+            "original": "hello1 world",
+            "registered": "hello1 x",
+            "ping": ["plain", "pong1"],
+            "defaults": ["world"],
+        }
+
+
+@BOTH
+def test_old_function_sees_new_globals_signature_and_kind(project: Project, patch: bool) -> None:
+    # deduperreload's scenarios: a changed global constant, changed defaults and annotations,
+    # a closure over a changed value, async functions and generators
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                LIMIT = 10
+                def capped(x: int, *, scale=1) -> int:
+                    "Doc one."
+                    return min(x, LIMIT) * scale
+                def make_adder():
+                    step = 1
+                    def add(x):
+                        return x + step
+                    return add
+                add = make_adder()
+                async def fetch():
+                    return "async1"
+                def numbers():
+                    yield 1
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import asyncio, inspect, pkg.m
+        capped, add, fetch, numbers = pkg.m.capped, pkg.m.add, pkg.m.fetch, pkg.m.numbers
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "LIMIT = 10", "LIMIT = 20")
+        edit("pkg/m.py", "scale=1) -> int:", "scale=2) -> float:")
+        edit("pkg/m.py", "Doc one.", "Doc two.")
+        edit("pkg/m.py", "step = 1", "step = 100")
+        edit("pkg/m.py", "async1", "async2")
+        edit("pkg/m.py", "yield 1", "yield 2")
+        assert r.reload("pkg.m").ok
+        emit(capped=capped(50), signature=str(inspect.signature(capped)), doc=capped.__doc__,
+             add=add(1), fetch=asyncio.run(fetch()),
+             is_coroutine=inspect.iscoroutinefunction(fetch), numbers=list(numbers()))
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "capped": 40,
+            "signature": "(x: int, *, scale=2) -> float",
+            "doc": "Doc two.",
+            "add": 101,
+            "fetch": "async2",
+            "is_coroutine": True,
+            "numbers": [2],
+        }
+    else:
+        assert out == {
+            "capped": 10,
+            "signature": "(x: int, *, scale=1) -> int",
+            "doc": "Doc one.",
+            "add": 2,
+            "fetch": "async1",
+            "is_coroutine": True,
+            "numbers": [1],
+        }
+
+
+@BOTH
+def test_removed_names_keep_their_last_definition(project: Project, patch: bool) -> None:
+    # IPython: a function removed from the module; jurigged: a method deleted from a class
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                def gone():
+                    return "last"
+                class Box:
+                    def keep(self):
+                        return "keep1"
+                    def dropped(self):
+                        return "dropped1"
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m
+        gone, box = pkg.m.gone, pkg.m.Box()
+        dropped = box.dropped
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", 'def gone():\\n    return "last"\\n', "")
+        edit("pkg/m.py", '    def dropped(self):\\n        return "dropped1"\\n', "")
+        edit("pkg/m.py", "keep1", "keep2")
+        assert r.reload("pkg.m").ok
+        emit(gone=gone(), in_module=hasattr(pkg.m, "gone"), keep=box.keep(),
+             has_dropped=hasattr(box, "dropped"), dropped=dropped())
+        """,
+        patch,
+    )
+    assert out["gone"] == "last"
+    assert out["in_module"] is False
+    assert out["dropped"] == "dropped1"
+    if patch:
+        assert out["keep"] == "keep2"
+        assert out["has_dropped"] is False
+    else:
+        assert out["keep"] == "keep1"
+        assert out["has_dropped"] is True
+
+
+@BOTH
+def test_nested_classes_and_abc(project: Project, patch: bool) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                import abc
+                class Outer:
+                    class Inner:
+                        def value(self):
+                            return "inner1"
+                class Shape(abc.ABC):
+                    @abc.abstractmethod
+                    def area(self): ...
+                class Unit(Shape):
+                    def area(self):
+                        return 1
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m
+        inner, unit = pkg.m.Outer.Inner(), pkg.m.Unit()
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "inner1", "inner2")
+        edit("pkg/m.py", "return 1", "return 2")
+        assert r.reload("pkg.m").ok
+        emit(inner=inner.value(), inner_identity=type(inner) is pkg.m.Outer.Inner,
+             area=unit.area(), abc=isinstance(unit, pkg.m.Shape))
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {"inner": "inner2", "inner_identity": True, "area": 2, "abc": True}
+    else:
+        assert out == {"inner": "inner1", "inner_identity": False, "area": 1, "abc": False}
+
+
+# -- opting out, result, tracebacks -----------------------------------------------------------
+
+
+def test_module_opts_out_with_hotmod_patch_false(project: Project) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "__hotmod_patch__ = False\ndef f():\n    return 1\n",
+        }
+    )
+    out = project.result(
+        """
+        import pkg.m
+        f = pkg.m.f
+        r = hotmod.Reloader("pkg")
+        edit("pkg/m.py", "return 1", "return 2")
+        result = r.reload("pkg.m")
+        emit(old=f(), new=pkg.m.f(), patched=list(result.patched))
+        """
+    )
+    assert out == {"old": 1, "new": 2, "patched": []}
+
+
+def test_result_lists_patched_names_and_the_info_line_counts_them(project: Project) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "def f():\n    return 1\nclass C:\n    def g(self):\n        return 1\n",
+        }
+    )
+    out = project.result(
+        """
+        import pkg.m
+        records = _Records(); logging.getLogger("hotmod").addHandler(records)
+        r = hotmod.Reloader("pkg")
+        edit("pkg/m.py", "return 1", "return 2")
+        result = r.reload("pkg.m")
+        line = [rec.getMessage() for rec in records.records if rec.levelname == "INFO"][-1]
+        emit(patched=sorted(result.patched), line=line)
+        """
+    )
+    assert out["patched"] == ["pkg.m.C", "pkg.m.C.g", "pkg.m.f"]
+    assert isinstance(out["line"], str)
+    assert out["line"].startswith("reloaded pkg.m in ")
+    assert out["line"].endswith("; patched 3 in place")
+
+
+def test_patch_argument_must_be_a_bool(project: Project) -> None:
+    project.write({"pkg/__init__.py": ""})
+    out = project.result(
+        """
+        try:
+            hotmod.Reloader("pkg", patch="yes")
+        except hotmod.ArgumentTypeError as exc:
+            emit(error=str(exc))
+        """
+    )
+    assert out == {"error": "patch must be True or False, not 'yes'"}
+
+
+@BOTH
+def test_tracebacks_of_old_references_point_at_the_new_file_and_line(
+    project: Project, patch: bool
+) -> None:
+    # IPython issue 15359: after deduperreload patched a function, its traceback showed the old
+    # line numbers. Here lines move and the old reference raises from the new code.
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "def fail():\n    raise ValueError('one')\n",
+        }
+    )
+    out = _run(
+        project,
+        """
+        import inspect, traceback, pkg.m
+        fail = pkg.m.fail
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "def fail():", "# moved\\n# down\\n\\ndef fail():")
+        edit("pkg/m.py", "'one'", "'two'")
+        assert r.reload("pkg.m").ok
+        try:
+            fail()
+        except ValueError as exc:
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            emit(message=str(exc), line=last.lineno, text=last.line,
+                 file=os.path.basename(last.filename), source=inspect.getsource(fail))
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "message": "two",
+            "line": 6,  # the files start with the RECORD line (conftest)
+            "text": "raise ValueError('two')",
+            "file": "m.py",
+            "source": "def fail():\n    raise ValueError('two')\n",
+        }
+    else:
+        # the old code runs; its line 2 now shows another line of the edited file
+        assert out["message"] == "one"
+        assert out["line"] == 3
+
+
+# -- transaction -------------------------------------------------------------------------------
+
+
+def test_failure_in_a_later_module_restores_every_patched_object(project: Project) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": """
+                class Base:
+                    def who(self):
+                        return "base1"
+                class C(Base):
+                    "Doc one."
+                    x = 1
+                    def get(self, n=1):
+                        return ("v1", n, super().who())
+                def f(a=1, *, b=2):
+                    "f doc"
+                    return ("f1", a, b)
+                f.tag = "t1"
+            """,
+            "pkg/b.py": "from pkg import a\nVALUE = 1\n",
+        }
+    )
+    out = project.result(
+        """
+        import pkg.a, pkg.b
+        C, f, Base = pkg.a.C, pkg.a.f, pkg.a.Base
+        obj = C()
+        def state():
+            fn = C.__dict__["get"]
+            return (f.__code__, f.__defaults__, f.__kwdefaults__, f.__annotations__, f.__dict__,
+                    f.__doc__, dict(C.__dict__), C.__bases__, C.__doc__, fn.__code__,
+                    fn.__closure__[0].cell_contents)
+        before = state()
+        r = hotmod.Reloader("pkg")
+        edit("pkg/a.py", "v1", "v2")
+        edit("pkg/a.py", "f1", "f2")
+        edit("pkg/a.py", "x = 1", "x = 2\\n    y = 3")
+        edit("pkg/a.py", "Doc one.", "Doc two.")
+        edit("pkg/b.py", "VALUE = 1", "VALUE = 1 / 0")
+        result = r.reload("pkg.a")
+        after = state()
+        same = [x is y or x == y for x, y in zip(before, after)]
+        emit(ok=result.ok, rolled_back=result.rolled_back, same=same,
+             dict_same=before[6] == after[6], call=list(obj.get()), f=list(f()),
+             module_is_old=pkg.a.C is C, y=hasattr(C, "y"), patched=list(result.patched))
+        """
+    )
+    assert out == {
+        "ok": False,
+        "rolled_back": True,
+        "same": [True] * 11,
+        "dict_same": True,
+        "call": ["v1", 1, "base1"],
+        "f": ["f1", 1, 2],
+        "module_is_old": True,
+        "y": False,
+        "patched": [],
+    }
+
+
+def test_exception_while_patching_rolls_the_whole_reload_back(project: Project) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "def one():\n    return 1\ndef two():\n    return 2\n",
+        }
+    )
+    out = project.result(
+        """
+        import pkg.a
+        import hotmod._patch as patch_module
+        one, two, module = pkg.a.one, pkg.a.two, pkg.a
+        code_one = one.__code__
+        real = patch_module._trampoline
+        calls = []
+        def failing(old, new):
+            calls.append(old.__name__)
+            if len(calls) == 2:
+                raise RuntimeError("patching failed")
+            return real(old, new)
+        patch_module._trampoline = failing
+        r = hotmod.Reloader("pkg")
+        edit("pkg/a.py", "return 1", "return 10")
+        edit("pkg/a.py", "return 2", "return 20")
+        result = r.reload("pkg.a")
+        emit(ok=result.ok, rolled_back=result.rolled_back, error=str(result.error),
+             one=one(), two=two(), code_restored=one.__code__ is code_one,
+             module_is_old=sys.modules["pkg.a"] is module)
+        """
+    )
+    assert out == {
+        "ok": False,
+        "rolled_back": True,
+        "error": "patching failed",
+        "one": 1,
+        "two": 2,
+        "code_restored": True,
+        "module_is_old": True,
+    }
+
+
+def test_old_references_stay_one_hop_from_the_newest_code(project: Project) -> None:
+    project.write({"pkg/__init__.py": "", "pkg/m.py": "N = 0\ndef f():\n    return N\n"})
+    out = project.result(
+        """
+        import traceback, pkg.m
+        first = pkg.m.f
+        r = hotmod.Reloader("pkg")
+        for i in range(1, 51):
+            edit("pkg/m.py", f"N = {i - 1}\\n", f"N = {i}\\n")
+            assert r.reload("pkg.m").ok
+        edit("pkg/m.py", "return N", "raise ValueError(N)")
+        assert r.reload("pkg.m").ok
+        try:
+            first()
+        except ValueError as exc:
+            depth = len(traceback.extract_tb(exc.__traceback__))
+        emit(value=pkg.m.N, depth=depth)
+        """
+    )
+    # this frame, the old object's forwarding frame, the newest function's frame
+    assert out == {"value": 50, "depth": 3}
+
+
+def test_threads_calling_old_and_new_methods_during_200_reloads(project: Project) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                VERSION = 0
+                def helper():
+                    return VERSION
+                class Worker:
+                    def __init__(self):
+                        self.n = 0
+                    def step(self):
+                        self.n += 1
+                        return helper()
+            """,
+        }
+    )
+    out = project.result(
+        """
+        import threading, pkg.m
+        old = pkg.m.Worker()
+        old_helper = pkg.m.helper
+        errors, stop = [], threading.Event()
+        def loop():
+            while not stop.is_set():
+                try:
+                    old.step()
+                    pkg.m.Worker().step()
+                    old_helper()
+                    isinstance(old, pkg.m.Worker) or errors.append("isinstance")
+                except Exception as exc:
+                    errors.append(repr(exc))
+        threads = [threading.Thread(target=loop) for _ in range(2)]
+        for t in threads:
+            t.start()
+        r = hotmod.Reloader("pkg")
+        failed = 0
+        for i in range(1, 201):
+            edit("pkg/m.py", f"VERSION = {i - 1}\\n", f"VERSION = {i}\\n")
+            failed += not r.reload("pkg.m").ok
+        stop.set()
+        for t in threads:
+            t.join(30)
+        emit(errors=errors[:5], failed=failed, step=old.step(), helper=old_helper(),
+             calls=old.n > 200)
+        """,
+        timeout=240,
+    )
+    assert out == {"errors": [], "failed": 0, "step": 200, "helper": 200, "calls": True}
+
+
+@BOTH
+def test_classes_the_module_hands_out_while_executing_are_the_surviving_class(
+    project: Project, patch: bool
+) -> None:
+    # a decorator registry, an instance made at import time, a subclass in the same module
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/registry.py": "PLUGINS = {}\ndef plugin(cls):\n    PLUGINS[cls.__name__] = cls\n"
+            "    return cls\n",
+            "pkg/m.py": """
+                from pkg.registry import plugin
+                @plugin
+                class Plugin:
+                    def run(self):
+                        return "run1"
+                class Child(Plugin):
+                    pass
+                DEFAULT = Child()
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m, pkg.registry
+        old = pkg.m.Plugin()
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "run1", "run2")
+        assert r.reload("pkg.m").ok
+        emit(registry=pkg.registry.PLUGINS["Plugin"] is pkg.m.Plugin is type(old),
+             default=isinstance(pkg.m.DEFAULT, type(old)), run=old.run(),
+             child_base=pkg.m.Child.__bases__[0] is type(old))
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {"registry": True, "default": True, "run": "run2", "child_base": True}
+    else:
+        assert out == {"registry": False, "default": False, "run": "run1", "child_base": False}

@@ -922,3 +922,31 @@ def test_polling_mode(project: Project, how: str) -> None:
         "threads": 0,
         "watching": ["watching pkg (3 modules, polling)"],
     }
+
+
+def test_a_failed_version_is_reported_once_however_many_events_it_gets(
+    project: Project,
+) -> None:
+    """An editor that saves the same broken text twice, or a second event of one save: the
+    failure is logged once; the next real change applies."""
+    project.write(PACKAGE)
+    out = run_one(
+        project,
+        """
+        import pkg.user
+        with hotmod.Reloader("pkg", on_reload=on_reload, background=False) as r:
+            def pending():
+                return r._pending
+            broken = Path("pkg/mod.py").read_text().replace("VALUE = 1", "VALUE = (")
+            for _ in range(3):  # the same broken content, saved again and again
+                save_in_place("pkg/mod.py", broken)
+                wait_until(pending, "the watcher to see the save")
+                r.check()
+            fixed = broken.replace("VALUE = (", "VALUE = 2")
+            save_in_place("pkg/mod.py", fixed)
+            wait_until(lambda: r.check() is not None, "the fix")
+        emit(errors=len(messages(logging.ERROR)), results=[res.ok for res in results()],
+             value=value())
+        """,
+    )
+    assert out == {"errors": 1, "results": [False, True], "value": 2}

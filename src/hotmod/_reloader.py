@@ -194,6 +194,7 @@ class Reloader:
         self._watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
         self._missing: set[str] = set()  # deleted (or renamed) module files, warned about
+        self._failed: dict[str, bytes] = {}  # path -> digest of the content that failed
         # Processes forked while running: the pipes the watcher's paths are copied into. In a
         # forked child, the pipe from the parent (its watcher's paths), read at check() or by
         # a reader thread (background=True), with a pipe to wake that thread at stop().
@@ -660,9 +661,16 @@ class Reloader:
                     # The failed edits stay on disk: a later reload that re-executes these
                     # modules as dependents must compile their files as they are now, not
                     # run the cached code of the version they were rolled back to.
-                    for name in sources:
+                    for name, (_, version) in sources.items():
                         self._codes.forget(name)
+                        record = self._index.get(name)
+                        if record is not None:
+                            self._failed[record.path] = version.digest
                 else:
+                    for name in (*sources, *transaction.newer_files):
+                        record = self._index.get(name)
+                        if record is not None:
+                            self._failed.pop(record.path, None)
                     self._commit(
                         sources,
                         transaction.compiled,
@@ -1060,6 +1068,11 @@ class Reloader:
             if found is None:
                 if path in reported:
                     logger.debug("%s saved without a change: nothing to reload", path)
+                continue
+            if self._failed.get(record.path) == found[1].digest:
+                # Another event for the content whose reload just failed (it was reported
+                # once): tried again when it changes, or when a change re-executes it.
+                logger.debug("%s is still the version that failed to reload", path)
                 continue
             sources[name] = found
             changed.append(Path(record.path))

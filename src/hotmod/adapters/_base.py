@@ -33,6 +33,7 @@ S = TypeVar("S")
 _BUILTINS: dict[str, tuple[str, str]] = {
     "logging": ("hotmod.adapters._side_effects", "LoggingHandlers"),
     "atexit": ("hotmod.adapters._side_effects", "AtexitCallbacks"),
+    "sqlalchemy": ("hotmod.adapters.sqlalchemy", "DeclarativeModels"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []

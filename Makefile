@@ -38,6 +38,11 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/run.py --quick $(BENCH_ARGS)
 
+# A 200-edit FastAPI + SQLModel session under uvicorn (errors, warnings, stale responses).
+.PHONY: bench-sqlmodel
+bench-sqlmodel: $(STAMP)
+	PYTHONPATH=src $(PY) benchmarks/sqlmodel_session.py $(BENCH_ARGS)
+
 soak: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/soak.py $(SOAK_ARGS)
 

@@ -147,7 +147,11 @@ FILES = {
 }
 
 # (file, marker prefix) edited in turn
-TARGETS = [("app/models.py", "models"), ("app/services.py", "services"), ("app/routes.py", "routes")]
+TARGETS = [
+    ("app/models.py", "models"),
+    ("app/services.py", "services"),
+    ("app/routes.py", "routes"),
+]
 RELOADED = re.compile(r"INFO hotmod: reloaded .* in ([0-9.]+) ms")
 
 
@@ -187,8 +191,19 @@ def run_session(edits: int, root: Path) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE",)}
     env["PYTHONPATH"] = os.pathsep.join([str(root), str(SRC)])
     server = subprocess.Popen(
-        [sys.executable, "-W", "default", "-m", "uvicorn", "serve:api", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--no-access-log"],
+        [
+            sys.executable,
+            "-W",
+            "default",
+            "-m",
+            "uvicorn",
+            "serve:api",
+            "--no-access-log",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,

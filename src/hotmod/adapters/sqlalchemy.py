@@ -122,11 +122,10 @@ class DeclarativeModels(Adapter[_State]):
                     continue
                 state.old_mappers.append(mapper)
                 state.old_classes.add(cls)
-                if mapper.local_table is not None and not mapper.inherits or (
-                    mapper.inherits is not None
-                    and mapper.local_table is not mapper.inherits.local_table
-                ):
-                    tables.append(mapper.local_table)
+                table = mapper.local_table
+                inherited = mapper.inherits is not None and mapper.inherits.local_table is table
+                if isinstance(table, Table) and not inherited:  # (single-table: the base's)
+                    tables.append(table)
         for module in modules.values():
             tables.extend(
                 value
@@ -160,7 +159,9 @@ class DeclarativeModels(Adapter[_State]):
                         cls = mapper.class_
                         clsregistry._remove_class(cls.__name__, cls, registry._class_registry)
                         state.unregistered.append((registry, cls))
-            _untrack({prop for mapper in state.old_mappers for prop in mapper._props.values()}, state)
+            _untrack(
+                {prop for mapper in state.old_mappers for prop in mapper._props.values()}, state
+            )
         except BaseException:
             self.restore(modules, state)
             raise

@@ -295,6 +295,80 @@ def test_models_edit_failing_to_configure_puts_non_reloaded_relationships_back(
     }
 
 
+BACKREFS = {
+    "app/__init__.py": "",
+    "app/db.py": DB,
+    "app/models.py": """
+        from sqlalchemy import ForeignKey
+        from sqlalchemy.orm import Mapped, mapped_column, relationship
+        from app.db import Base
+
+        class Post(Base):
+            __tablename__ = "posts"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            title: Mapped[str]
+            notes = relationship("Note", backref="post")   # generates Note.post
+
+            def describe(self):
+                return "v1 " + self.title
+        """,
+    # neither module is re-executed with models.py
+    "app/notes.py": """
+        from sqlalchemy import ForeignKey
+        from sqlalchemy.orm import Mapped, mapped_column
+        from app.db import Base
+
+        class Note(Base):
+            __tablename__ = "notes"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+        """,
+    "app/likes.py": """
+        from sqlalchemy import ForeignKey
+        from sqlalchemy.orm import Mapped, mapped_column, relationship
+        from app.db import Base
+
+        class Like(Base):
+            __tablename__ = "likes"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+            post = relationship("Post", backref="likes")   # generates Post.likes
+        """,
+}
+
+
+def test_backrefs_between_reloaded_and_non_reloaded_models(project: Project) -> None:
+    project.write(BACKREFS)
+    out = project.result(
+        """
+        import warnings
+        warnings.simplefilter("error")
+        from sqlalchemy import select
+        import app.db, app.models, app.notes, app.likes
+        db = app.db
+        db.Base.metadata.create_all(db.engine)
+        with db.Session() as s:
+            post = app.models.Post(title="hello")
+            s.add_all([post, app.notes.Note(post=post), app.likes.Like(post=post)])
+            s.commit()
+        r = hotmod.Reloader("app")
+        for old, new in (('"v1 "', '"v2 "'), ('"v2 "', '"v3 "')):
+            edit("app/models.py", old, new)
+            assert r.reload("app.models").ok
+        M = sys.modules["app.models"]
+        with db.Session() as s:
+            note = s.scalars(select(app.notes.Note)).one()
+            Like = app.likes.Like
+            like = s.scalars(select(Like)).one()
+            post = s.scalars(select(M.Post)).one()
+            emit(note=[type(note.post) is M.Post, note.post.describe()],
+                 like=[type(like.post) is M.Post, [type(x) for x in post.likes] == [Like]],
+                 notes=len(post.notes))
+        """
+    )
+    assert out == {"note": [True, "v3 hello"], "like": [True, True], "notes": 1}
+
+
 SQLMODEL = {
     "shop/__init__.py": "",
     "shop/db.py": """

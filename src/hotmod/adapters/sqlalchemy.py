@@ -69,6 +69,7 @@ class _Swap:
 @dataclass
 class _State:
     registries: list[Any]
+    managers: set[Any] = field(default_factory=set)  # every class manager before the reload
     unregistered: list[tuple[Any, type]] = field(default_factory=list)  # (registry, old class)
     old_mappers: list[Any] = field(default_factory=list)
     old_classes: set[type] = field(default_factory=set)
@@ -113,6 +114,7 @@ class DeclarativeModels(Adapter[_State]):
 
     def detach(self, modules: Mapping[str, ModuleType]) -> _State:
         state = _State(_registries())
+        state.managers = {manager for reg in state.registries for manager in list(reg._managers)}
         tables: list[Table] = []
         for registry in state.registries:
             for mapper in _mappers(registry):
@@ -194,6 +196,8 @@ class DeclarativeModels(Adapter[_State]):
         for key, prop in list(mapper._props.items()):
             if not isinstance(prop, RelationshipProperty) or "entity" not in prop.__dict__:
                 continue
+            if prop.parent is not mapper:  # inherited: re-created on the base's mapper
+                continue
             if prop.mapper.class_ not in replaced:
                 continue
             swap = _Swap(mapper, key, prop, mapper.class_manager.get(key), list(mapper._props))
@@ -204,7 +208,7 @@ class DeclarativeModels(Adapter[_State]):
             if generated:  # the new class generates it again when it is configured
                 del mapper._props[key]
                 mapper._path_registry.pop(prop, None)
-                mapper.class_manager.uninstrument_attribute(key)
+                _uninstrument(mapper.class_manager, key)
                 mapper._expire_memoizations()
             else:
                 swap.new = mapper._configure_property(key, _fresh(prop), init=True)
@@ -228,13 +232,9 @@ class DeclarativeModels(Adapter[_State]):
         for mapper in state.held_back:
             mapper._ready_for_configure = True
         state.held_back.clear()
-        old = set(state.old_mappers)
         for registry in state.registries:
             for manager in list(registry._managers):
-                cls = manager.class_
-                if manager.is_mapped and manager.mapper in old:
-                    continue
-                if cls.__module__ in modules and cls not in state.old_classes:
+                if manager not in state.managers and manager.class_.__module__ in modules:
                     # created by the failed attempt: no module holds it any more
                     registry._dispose_manager_and_mapper(manager)
                     registry._managers.pop(manager, None)
@@ -248,6 +248,18 @@ class DeclarativeModels(Adapter[_State]):
         for column, prop, source in state.sync_targets:
             tracked.setdefault(column, weakref.WeakKeyDictionary())[prop] = source
         state.sync_targets.clear()
+
+
+def _uninstrument(manager: Any, key: str) -> None:
+    """``manager.uninstrument_attribute(key)``, past the declarative metaclass (which refuses
+    to delete a mapped attribute)."""
+    manager.local_attrs.pop(key, None)
+    if key in manager.class_.__dict__:
+        type.__delattr__(manager.class_, key)
+    manager._reset_memoizations()
+    dict.pop(manager, key, None)
+    for subclass_manager in manager.subclass_managers(True):
+        subclass_manager.uninstrument_attribute(key, propagated=True)
 
 
 def _untrack(props: set[Any], state: _State) -> None:

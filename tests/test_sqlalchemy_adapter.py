@@ -469,3 +469,17 @@ def test_fastapi_sqlmodel_edit_session_under_uvicorn(tmp_path: Path) -> None:
     assert (result["errors"], result["warnings"], result["stale"]) == (0, 0, 0), result
     assert result["reloads"] == 20, result
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_reload_without_sqlalchemy_does_not_import_it(project: Project) -> None:
+    project.write({"pkg/__init__.py": "", "pkg/a.py": "VALUE = 1\n"})
+    out = project.result(
+        """
+        import pkg.a
+        r = hotmod.Reloader("pkg")
+        edit("pkg/a.py", "VALUE = 1", "VALUE = 2")
+        ok = r.reload("pkg.a").ok
+        emit(ok=ok, value=sys.modules["pkg.a"].VALUE, imported="sqlalchemy" in sys.modules)
+        """
+    )
+    assert out == {"ok": True, "value": 2, "imported": False}

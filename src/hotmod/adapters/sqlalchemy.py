@@ -29,14 +29,16 @@ import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
-
-from sqlalchemy import MetaData, Table
-from sqlalchemy.orm import RelationshipProperty, clsregistry, configure_mappers
-from sqlalchemy.orm import mapperlib as _mapperlib
-from sqlalchemy.orm.relationships import _JoinCondition
+from typing import TYPE_CHECKING, Any
 
 from hotmod.adapters._base import Adapter
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData, Table
+    from sqlalchemy.orm import RelationshipProperty
+
+# SQLAlchemy is imported where it is used: hotmod imports this module to read the adapter's
+# ``requires``, also in processes that never import SQLAlchemy.
 
 __all__ = ["DeclarativeModels"]
 
@@ -91,7 +93,9 @@ def _namespace(module: object) -> dict[str, Any]:
 
 
 def _registries() -> list[Any]:
-    return list(_mapperlib._mapper_registries)
+    from sqlalchemy.orm import mapperlib
+
+    return list(mapperlib._mapper_registries)
 
 
 def _mappers(registry: Any) -> Iterator[Any]:
@@ -113,6 +117,9 @@ class DeclarativeModels(Adapter[_State]):
     requires = "sqlalchemy"
 
     def detach(self, modules: Mapping[str, ModuleType]) -> _State:
+        from sqlalchemy import Table
+        from sqlalchemy.orm import clsregistry
+
         state = _State(_registries())
         state.managers = {manager for reg in state.registries for manager in list(reg._managers)}
         tables: list[Table] = []
@@ -188,11 +195,15 @@ class DeclarativeModels(Adapter[_State]):
                     continue
                 self._rebuild(mapper, replaced, state)
         if state.configured:
+            from sqlalchemy.orm import configure_mappers
+
             configure_mappers()
 
     def _rebuild(self, mapper: Any, replaced: Mapping[type, Any], state: _State) -> None:
         """Re-create the relationships of ``mapper`` (not re-executed) that point at a replaced
         class; take out those that a replaced class generated as its backref."""
+        from sqlalchemy.orm import RelationshipProperty
+
         for key, prop in list(mapper._props.items()):
             if not isinstance(prop, RelationshipProperty) or "entity" not in prop.__dict__:
                 continue
@@ -215,6 +226,9 @@ class DeclarativeModels(Adapter[_State]):
             logger.debug("re-created relationship %s.%s", mapper.class_.__name__, key)
 
     def restore(self, modules: Mapping[str, ModuleType], state: _State) -> None:
+        from sqlalchemy.orm import clsregistry
+        from sqlalchemy.orm.relationships import _JoinCondition
+
         for swap in reversed(state.swaps):
             mapper = swap.mapper
             if swap.new is not None:
@@ -265,6 +279,8 @@ def _uninstrument(manager: Any, key: str) -> None:
 def _untrack(props: set[Any], state: _State) -> None:
     """Take ``props`` out of SQLAlchemy's record of which relationship writes to which column
     (it warns when a new relationship writes to a column an unrelated one writes to)."""
+    from sqlalchemy.orm.relationships import _JoinCondition
+
     tracked = _JoinCondition._track_overlapping_sync_targets
     for column, writers in list(tracked.items()):
         for prop, source in list(writers.items()):
@@ -312,6 +328,8 @@ def _restore_metadata(metadata: MetaData, saved: _MetaDataState) -> None:
 def _fresh(prop: Any) -> RelationshipProperty[Any]:
     """A new, unconfigured relationship declared as ``prop`` was (it resolves its string
     arguments again, through the registry that now holds the new classes)."""
+    from sqlalchemy.orm import RelationshipProperty
+
     args = prop._init_args
     backref = prop.backref
     return RelationshipProperty(

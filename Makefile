@@ -53,6 +53,10 @@ bench-quick: $(STAMP)
 # A 200-edit session on a Django project under runserver + hotmod.django (table on stdout).
 bench-django: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/django_session.py $(BENCH_ARGS)
+# A 200-edit FastAPI + SQLModel session under uvicorn (errors, warnings, stale responses).
+.PHONY: bench-sqlmodel
+bench-sqlmodel: $(STAMP)
+	PYTHONPATH=src $(PY) benchmarks/sqlmodel_session.py $(BENCH_ARGS)
 
 soak: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/soak.py $(SOAK_ARGS)

@@ -41,6 +41,7 @@ _BUILTINS: dict[str, tuple[str, str]] = {
     "typer": ("hotmod.adapters.typer", "TyperCommands"),
     "flask": ("hotmod.adapters.flask", "FlaskRoutes"),
     "starlette": ("hotmod.adapters.starlette", "StarletteRoutes"),
+    "sqlalchemy": ("hotmod.adapters.sqlalchemy", "DeclarativeModels"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []

@@ -1,0 +1,302 @@
+"""A scripted edit session on a FastAPI + SQLModel app served by ``hotmod.asgi`` under uvicorn.
+
+    python benchmarks/sqlmodel_session.py                 # 200 edits (make bench-sqlmodel)
+    python benchmarks/sqlmodel_session.py --edits 20 --json out.json
+
+The app (written to a temporary folder) keeps an in-memory SQLite database in ``app/db.py``,
+two SQLModel tables with a relationship in ``app/models.py``, queries in ``app/services.py``
+and an ``APIRouter`` in ``app/routes.py``. Each edit changes a marker in one of models,
+services or routes (in turn) and saves the file as editors do; the script then requests
+``/teams/1`` on 127.0.0.1 until the answering process has applied a reload
+(``X-Hotmod-Version``) and checks the whole answer: every marker current and the rows (one
+of them added through the API at start) still there.
+
+Counted: *errors* (a failed request, a wrong status, an ERROR line of the server, an edit
+never applied), *warnings* (any warning the server printed: Python warnings such as
+SQLAlchemy's SAWarning are shown, ``-W default``), *stale responses* (a response after the
+reload with an old marker or lost rows). Reload times are hotmod's own ("reloaded ... in X
+ms"). Exit status 1 if any error, warning or stale response was counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+FILES = {
+    "app/__init__.py": "",
+    "app/db.py": """
+        from sqlalchemy.pool import StaticPool
+        from sqlmodel import Session, create_engine
+
+        engine = create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+
+
+        def session() -> Session:
+            return Session(engine)
+        """,
+    "app/models.py": """
+        from typing import Optional
+
+        from sqlmodel import Field, Relationship, SQLModel
+
+
+        class Team(SQLModel, table=True):
+            id: Optional[int] = Field(default=None, primary_key=True)
+            name: str
+            heroes: list["Hero"] = Relationship(back_populates="team")
+
+            def label(self) -> str:
+                return "models-0 " + self.name
+
+
+        class Hero(SQLModel, table=True):
+            id: Optional[int] = Field(default=None, primary_key=True)
+            name: str
+            team_id: Optional[int] = Field(default=None, foreign_key="team.id")
+            team: Optional[Team] = Relationship(back_populates="heroes")
+        """,
+    "app/services.py": """
+        from sqlmodel import select
+
+        from app.db import session
+        from app.models import Hero, Team
+
+        MARK = "services-0"
+
+
+        def team_report(team_id: int) -> dict:
+            with session() as s:
+                team = s.get(Team, team_id)
+                heroes = s.exec(select(Hero).where(Hero.team_id == team_id)).all()
+                assert all(hero.team is team for hero in heroes)
+                return {
+                    "team": team.label(),
+                    "heroes": sorted(hero.name for hero in team.heroes),
+                    "services": MARK,
+                }
+
+
+        def add_hero(team_id: int, name: str) -> None:
+            with session() as s:
+                s.add(Hero(name=name, team_id=team_id))
+                s.commit()
+        """,
+    "app/routes.py": """
+        from fastapi import APIRouter
+
+        from app import services
+
+        router = APIRouter()
+        MARK = "routes-0"
+
+
+        @router.get("/teams/{team_id}")
+        def team(team_id: int) -> dict:
+            return {**services.team_report(team_id), "routes": MARK}
+
+
+        @router.post("/teams/{team_id}/heroes")
+        def add_hero(team_id: int, name: str) -> dict:
+            services.add_hero(team_id, name)
+            return {"added": name}
+        """,
+    "app/main.py": """
+        from fastapi import FastAPI
+        from sqlmodel import SQLModel, select
+
+        from app.db import engine, session
+        from app.models import Hero, Team
+        from app.routes import router
+
+        SQLModel.metadata.create_all(engine)
+        with session() as _s:
+            if _s.exec(select(Team)).first() is None:
+                _team = Team(name="Avengers")
+                _s.add_all([_team, Hero(name="Thor", team=_team)])
+                _s.commit()
+
+        app = FastAPI()
+        app.include_router(router)
+        """,
+    "serve.py": """
+        import logging
+
+        import hotmod
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        api = hotmod.asgi("app.main:app")
+        """,
+}
+
+# (file, marker prefix) edited in turn
+TARGETS = [
+    ("app/models.py", "models"),
+    ("app/services.py", "services"),
+    ("app/routes.py", "routes"),
+]
+RELOADED = re.compile(r"INFO hotmod: reloaded .* in ([0-9.]+) ms")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _save(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(text.replace(old, new, 1))
+    os.replace(tmp, path)
+
+
+def _request(url: str, method: str = "GET") -> tuple[int, int, dict[str, object] | None]:
+    """(status, X-Hotmod-Version, JSON body); status 0 when the request failed."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as r:
+            version = int(r.headers.get("X-Hotmod-Version", "-1"))
+            return r.status, version, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, int(exc.headers.get("X-Hotmod-Version", "-1")), None
+    except OSError:
+        return 0, -1, None
+
+
+def run_session(edits: int, root: Path) -> dict[str, object]:
+    for rel, body in FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(body).lstrip())
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE",)}
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(SRC)])
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-W",
+            "default",
+            "-m",
+            "uvicorn",
+            "serve:api",
+            "--no-access-log",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(server.stdout.readline, "")))  # type: ignore[union-attr]
+    reader.daemon = True
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    errors = stale = 0
+    try:
+        deadline = time.monotonic() + 30
+        while _request(f"{base}/teams/1")[0] != 200:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the server did not start:\n" + "".join(lines))
+            time.sleep(0.05)
+        status, _, _ = _request(f"{base}/teams/1/heroes?name=Loki", "POST")
+        errors += status != 200
+        markers = {prefix: 0 for _, prefix in TARGETS}
+        for number in range(1, edits + 1):
+            rel, prefix = TARGETS[(number - 1) % len(TARGETS)]
+            _, before, _ = _request(f"{base}/teams/1")
+            old = f"{prefix}-{markers[prefix]}"
+            markers[prefix] = number
+            _save(root / rel, f'"{old}', f'"{prefix}-{number}')
+            expected = {
+                "team": f"models-{markers['models']} Avengers",
+                "heroes": ["Loki", "Thor"],
+                "services": f"services-{markers['services']}",
+                "routes": f"routes-{markers['routes']}",
+            }
+            deadline = time.monotonic() + 20
+            while True:
+                status, version, body = _request(f"{base}/teams/1")
+                if status != 200:
+                    errors += 1
+                    break
+                if version > before:
+                    stale += body != expected
+                    break
+                if time.monotonic() > deadline:
+                    errors += 1  # never applied
+                    break
+                time.sleep(0.005)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        reader.join(5)
+    errors += sum(line.startswith(("ERROR", "Traceback")) for line in lines)
+    warnings = [line for line in lines if "Warning" in line or line.startswith("WARNING")]
+    times = [float(m.group(1)) for line in lines if (m := RELOADED.search(line))]
+    return {
+        "edits": edits,
+        "reloads": len(times),
+        "errors": errors,
+        "warnings": len(warnings),
+        "stale": stale,
+        "median_ms": statistics.median(times) if times else None,
+        "p95_ms": statistics.quantiles(times, n=20)[-1] if len(times) >= 2 else None,
+        "log_tail": [line.rstrip() for line in lines[-20:]] if errors or warnings else [],
+    }
+
+
+def _ms(value: object) -> str:
+    return f"{value:.1f} ms" if isinstance(value, float) else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="also write the result as JSON here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="hotmod-sqlmodel-") as tmp:
+        result = run_session(args.edits, Path(tmp))
+    print("| app | edits | reloads | errors | warnings | stale responses | median reload | p95 |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        f"| FastAPI + SQLModel (uvicorn) | {result['edits']} | {result['reloads']} | "
+        f"{result['errors']} | {result['warnings']} | {result['stale']} | "
+        f"{_ms(result['median_ms'])} | {_ms(result['p95_ms'])} |"
+    )
+    for line in result["log_tail"]:  # type: ignore[attr-defined]
+        print("    " + line)
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 1 if result["errors"] or result["warnings"] or result["stale"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

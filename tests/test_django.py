@@ -303,6 +303,41 @@ def test_hotmod_wsgi_serves_a_django_project_under_werkzeug(site: Path) -> None:
         server.stop()
 
 
+SERVE_ASGI = """\
+import logging
+import hotmod
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+app = hotmod.asgi("mysite.asgi:application")
+"""
+
+
+@pytest.mark.timeout(180)
+def test_hotmod_asgi_serves_a_django_project_under_uvicorn(site: Path) -> None:
+    (site / "serve_asgi.py").write_text(SERVE_ASGI)
+    command = ["-m", "uvicorn", "serve_asgi:app", "--host", "127.0.0.1", "--port", "{port}"]
+    server = app.Server(site, command)
+    try:
+        assert "watching mysite, polls" in server.output
+        edits = Edits(server, site)
+        edits.good("polls/views.py", '"views-v0"', '"views-v1"', "/polls/", "views-v1")
+        edits.broken(
+            "polls/models.py", '"label-v0"', '"label-v9"' + BREAK, "/polls/label/", "label-v0"
+        )
+        edits.good("polls/models.py", '"label-v0"', '"label-v1"', "/polls/label/", "label-v1")
+        edits.good(
+            "polls/urls.py",
+            '    path("extra-v0/", views.index, name="extra"),',
+            '    path("extra-v1/", views.index, name="extra"),',
+            "/polls/extra-v1/",
+            "views-v1",
+        )
+        assert server.get("/polls/extra-v0/").status == 404
+        _no_warnings(server)
+    finally:
+        server.stop()
+
+
 INCLUDE_BEFORE_HOTMOD = """\
 import json, os, sys
 from pathlib import Path

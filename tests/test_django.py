@@ -457,3 +457,60 @@ def test_runserver_pages_get_the_live_reload_script_and_api_clients_do_not(serve
     assert "EventSource" in script
     _, kind, state = fetch("/state/", **{"Sec-Fetch-Dest": "document"})
     assert "__hotmod__" not in state  # JSON is never touched
+
+
+DJANGO_PAGE = """
+
+def page(request):
+    return HttpResponse(
+        "<!doctype html><html><body><h1 id='title'>Django page</h1>"
+        "<button id='button' onclick=\\"this.textContent='clicked'\\">click me</button>"
+        "</body></html>"
+    )
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_open_runserver_page_follows_edits_and_shows_the_overlay(site: Path) -> None:
+    """The browser part of runserver, in real Chromium: a saved view shows in the open page,
+    a broken edit shows the overlay over the still-working old page, the fix removes it."""
+    from chromium import Chromium
+
+    views = site / "polls/views.py"
+    views.write_text(views.read_text() + DJANGO_PAGE)
+    urls = site / "polls/urls.py"
+    urls.write_text(
+        urls.read_text().replace(
+            "urlpatterns = [\n", 'urlpatterns = [\n    path("page/", views.page, name="page"),\n'
+        )
+    )
+    title = "document.getElementById('title') && document.getElementById('title').textContent"
+    overlay = "document.getElementById('__hotmod_overlay__')"
+    server = app.Server(site)
+    browser = Chromium()  # fails (never skips) with the command that installs it
+    try:
+        page = browser.page()
+        page.goto(f"http://127.0.0.1:{server.port}/polls/page/")
+        assert page.wait(title) == "Django page"
+        page.wait("window.__hotmod__ && window.__hotmod__.boot")
+        views.write_text(views.read_text().replace("Django page", "Edited page"))
+        page.wait(f"{title} === 'Edited page'")
+        text = views.read_text()
+        views.write_text(text.replace("Edited page", 'Broken page" +* ('))
+        try:
+            shown = page.wait(f"{overlay} && {overlay}.textContent")
+        except AssertionError:
+            raise AssertionError(f"no overlay; the server said:\n{server.output[-3000:]}") from None
+        assert "SyntaxError" in shown, shown
+        assert "views.py, line" in shown, shown
+        assert page.eval(title) == "Edited page"
+        page.eval("document.getElementById('button').click()")
+        assert page.eval("document.getElementById('button').textContent") == "clicked"
+        views.write_text(text.replace("Edited page", "Fixed page"))
+        page.wait(f"{title} === 'Fixed page' && !{overlay}")
+        _no_warnings(server)
+        page.close()
+    finally:
+        browser.close()
+        server.stop()

@@ -314,9 +314,9 @@ class BrowserReload:
             )
             return [b"only GET\n"]
         if path == CLIENT_PATH:
-            start_response("200 OK", _CLIENT_HEADERS)
+            start_response("200 OK", list(_CLIENT_HEADERS))
             return [_CLIENT_JS]
-        start_response("200 OK", _STREAM_HEADERS)
+        start_response("200 OK", list(_STREAM_HEADERS))  # a copy: servers add to it
         if not environ.get("wsgi.multithread"):
             self.apply()  # one request at a time: answer at once, the page asks again
             retry = f"retry: {_SINGLE_RETRY_MS}\n\n".encode()

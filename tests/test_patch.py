@@ -905,11 +905,11 @@ def test_exception_while_patching_rolls_the_whole_reload_back(project: Project) 
         code_one = one.__code__
         real = patch_module._trampoline
         calls = []
-        def failing(old, new):
+        def failing(old, *rest):
             calls.append(old.__name__)
             if len(calls) == 2:
                 raise RuntimeError("patching failed")
-            return real(old, new)
+            return real(old, *rest)
         patch_module._trampoline = failing
         r = hotmod.Reloader("pkg")
         edit("pkg/a.py", "return 1", "return 10")

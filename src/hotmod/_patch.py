@@ -60,11 +60,20 @@ _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _HAS_ANNOTATE = hasattr(FunctionType, "__annotate__")  # PEP 649 (3.14)
 _HAS_TYPE_PARAMS = hasattr(FunctionType, "__type_params__")  # 3.12
 
-# target function -> the functions that forward to it (weakly both ways): when the target is
-# upgraded in turn, they are re-pointed at its successor.
-_forwarders: weakref.WeakKeyDictionary[FunctionType, list[weakref.ref[FunctionType]]] = (
-    weakref.WeakKeyDictionary()
-)
+
+class _Box:
+    """What every older version of a function calls: ``fn``, the newest version."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: FunctionType) -> None:
+        self.fn = fn
+
+
+# newest function -> the box that every older version of it calls through: when the newest is
+# upgraded in turn, the box gets its successor, so each upgrade costs the same however many
+# versions came before, and a call is always one hop.
+_forwarders: weakref.WeakKeyDictionary[FunctionType, _Box] = weakref.WeakKeyDictionary()
 _forwarders_lock = threading.Lock()
 _templates: dict[tuple[object, ...], CodeType] = {}
 
@@ -136,7 +145,7 @@ def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
         while cell in taken:
             cell += "_"
         cells.append(cell)
-    forward = f"{_PLACEHOLDER!r}.__call__({', '.join(call)})"
+    forward = f"{_PLACEHOLDER!r}.fn({', '.join(call)})"  # the constant becomes a _Box
     body = {
         "async": f"await {forward}",
         "gen": f"(yield from {forward})",
@@ -163,13 +172,13 @@ def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
     return template
 
 
-def _trampoline(old: FunctionType, new: FunctionType) -> CodeType:
-    """The code that makes ``old`` call ``new``: ``new``'s signature, ``old``'s number of free
-    variables, and ``new``'s name, file and first line (tracebacks and ``inspect.getsource``
-    of the old object show the new source)."""
+def _trampoline(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
+    """The code that makes ``old`` call ``box.fn`` (``new``): ``new``'s signature, ``old``'s
+    number of free variables, and ``new``'s name, file and first line (tracebacks and
+    ``inspect.getsource`` of the old object show the new source)."""
     code = new.__code__
     template = _trampoline_template(code, len(old.__code__.co_freevars))
-    consts = tuple(new if c == _PLACEHOLDER and type(c) is str else c for c in template.co_consts)
+    consts = tuple(box if c == _PLACEHOLDER and type(c) is str else c for c in template.co_consts)
     changes: dict[str, Any] = {
         "co_consts": consts,
         "co_name": code.co_name,
@@ -212,10 +221,11 @@ def _set_function_state(func: FunctionType, state: tuple[Any, ...]) -> None:
         func.__type_params__ = type_params  # type: ignore[attr-defined]
 
 
-def _forward_state(old: FunctionType, new: FunctionType) -> tuple[Any, ...]:
-    """``old``'s state once it forwards to ``new`` (new's attributes, shared ``__dict__``)."""
+def _forward_state(old: FunctionType, new: FunctionType, box: _Box) -> tuple[Any, ...]:
+    """``old``'s state once it forwards to ``new`` through ``box`` (new's attributes, shared
+    ``__dict__``)."""
     state = _function_state(new)
-    return (_trampoline(old, new), *state[1:])
+    return (_trampoline(old, new, box), *state[1:])
 
 
 def _functions_of(value: object) -> Iterator[tuple[str, FunctionType]]:
@@ -372,34 +382,31 @@ class Patcher:
         if old is new or id(old) in self._done or depth > 8:
             return
         self._done.add(id(old))
-        with _forwarders_lock:
-            earlier = [f for ref in _forwarders.get(old, ()) if (f := ref()) is not None]
-            saved_old_list = _forwarders.get(old)
-            saved_new_list = _forwarders.get(new)
         wrapped_old: object = old.__dict__.get("__wrapped__")
         wrapped_new: object = new.__dict__.get("__wrapped__")
         cells = list(zip(old.__closure__ or (), new.__closure__ or (), strict=False))
         if old.__code__.co_freevars != new.__code__.co_freevars:
             cells = []
-        for func in (old, *earlier):
-            state = _function_state(func)
-            self._undo.append(functools.partial(_set_function_state, func, state))
-            _set_function_state(func, _forward_state(func, new))
-
-        def restore_lists() -> None:
-            with _forwarders_lock:
-                for key, value in ((old, saved_old_list), (new, saved_new_list)):
-                    if value is None:
-                        _forwarders.pop(key, None)
-                    else:
-                        _forwarders[key] = value
-
-        self._undo.append(restore_lists)
         with _forwarders_lock:
-            _forwarders.pop(old, None)
-            refs = [r for r in _forwarders.get(new, ()) if r() is not None]
-            refs.extend(weakref.ref(f) for f in (old, *earlier))
-            _forwarders[new] = refs
+            # the box the older versions of ``old`` call through, or a new one
+            found = _forwarders.pop(old, None)
+            shared = found is not None
+            box = found if found is not None else _Box(new)
+            previous = box.fn
+            box.fn = new
+            _forwarders[new] = box
+        state = _function_state(old)
+        _set_function_state(old, _forward_state(old, new, box))
+
+        def restore() -> None:
+            _set_function_state(old, state)
+            with _forwarders_lock:
+                box.fn = previous
+                _forwarders.pop(new, None)
+                if shared:
+                    _forwarders[old] = box
+
+        self._undo.append(restore)
         if depth == 0:
             self.patched.append(qualname)
         # What the old wrapper kept of the old original, paired with the new wrapper's

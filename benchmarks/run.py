@@ -3,12 +3,14 @@
 Usage::
 
     python benchmarks/run.py            # full run, about 5-10 minutes on 2 cores
-    python benchmarks/run.py --quick    # N = 100 (+ N = 1000 for scaling), under a minute
+    python benchmarks/run.py --quick    # N = 100 (+ N = 1000 for scaling), pygments, < 1 min
     python benchmarks/run.py --smoke    # every cell once at N = 10, under ~20 s
     python benchmarks/run.py --json results.json --profile prof.out
 
-Generates the synthetic packages (``generate.py``) in a temporary folder, runs each cell in a
-fresh interpreter (``worker.py``), writes every figure as JSON (default
+Generates the synthetic packages (``generate.py``) and copies the real ones (``real.py``:
+pygments, rich, a Django project; quick: pygments; smoke: one pygments reload) into a
+temporary folder, runs each cell in a fresh interpreter (``worker.py``), writes every figure
+as JSON (default
 ``benchmarks/results/latest.json``, plus ``latest.md``) and prints the tables with the goals
 marked. Workers put ``src`` first on ``PYTHONPATH``. Goals are reported, never asserted.
 
@@ -33,6 +35,7 @@ from typing import Any
 
 from common import SAVE_STYLES, machine_info
 from generate import APP_SIZE, GENERIC_SHAPES, MIN_APP_SIZE, SIZES, generate
+from real import REAL, available, prepare
 from report import evaluate_goals, render
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +43,8 @@ SRC = HERE.parent / "src"
 WORKER = HERE / "worker.py"
 DEFAULT_JSON = HERE / "results" / "latest.json"
 CACHE_DIR = Path(tempfile.gettempdir()) / f"hotmod-bench-cache-{os.getpid()}"
-HOTMOD_KINDS = ("reload", "watch", "build", "check", "rss")
+HOTMOD_KINDS = ("reload", "watch", "build", "check", "rss", "real_reload", "real_watch")
+REAL_KINDS = ("real_reload", "real_watch", "real_startup")
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Mode:
     rss: tuple[str, int, int, int, int]  # shape, n, warm-up reloads, sampled reloads, every
     check_calls: int
     scaling_sizes: tuple[int, ...] = ()  # extra sizes for leaf/fan10 reload, build and check
+    real: tuple[str, ...] = ()  # real workloads (benchmarks/real.py): copied packages, Django
+    real_all: bool = True  # every real cell; False: only the reload of each one's first file
     debounce: float = 0.05
 
     def all_sizes(self) -> tuple[int, ...]:
@@ -79,6 +85,7 @@ MODES = {
         watch_repeats=11,
         rss=("fan10", 1000, 300, 1000, 100),
         check_calls=5000,
+        real=("pygments", "rich", "django"),
     ),
     "quick": Mode(
         "quick",
@@ -93,6 +100,7 @@ MODES = {
         rss=("fan10", 100, 200, 1000, 100),
         check_calls=2000,
         scaling_sizes=(1000,),
+        real=("pygments",),
     ),
     "smoke": Mode(
         "smoke",
@@ -106,6 +114,8 @@ MODES = {
         watch_repeats=1,
         rss=("fan10", 10, 5, 20, 10),
         check_calls=100,
+        real=("pygments",),
+        real_all=False,
     ),
 }
 
@@ -121,6 +131,8 @@ class Job:
 
     def label(self) -> str:
         """Short description for progress lines."""
+        if self.kind in REAL_KINDS:
+            return f"{self.kind} {self.shape}"
         extra = " flask" if self.config.get("flask") else ""
         style = f" ({self.config['style']})" if self.config.get("style") else ""
         return f"{self.kind}{extra} {self.shape} N={self.n}{style}"
@@ -158,6 +170,17 @@ def plan(mode: Mode) -> list[Job]:
     traced = min(warm, cycles)
     rss = {"warm": warm, "cycles": cycles, "every": every, "traced": traced}
     jobs.append(Job("rss", shape, n, rss))
+    for name in mode.real:  # start-up last: hotmod's import cache is warm by then
+        targets = REAL[name]["targets"]
+        for target in targets if mode.real_all else targets[:1]:
+            real = {"package": name, "target": target}
+            jobs.append(Job("real_reload", target, 0, {**real, **fast}))
+            if mode.real_all:
+                watch = {**real, "repeats": mode.watch_repeats}
+                jobs.append(Job("real_watch", target, 0, watch))
+        if mode.real_all:
+            start = {"package": name, "target": targets[0]}
+            jobs.append(Job("real_startup", targets[0], 0, start))
     return jobs
 
 
@@ -203,9 +226,19 @@ def run_job(job: Job, spec: Path, mode: Mode, profile: Path | None) -> dict[str,
     return {**config, "n": job.n, **result}
 
 
-def generate_all(mode: Mode, root: Path) -> dict[tuple[str, int], Path]:
-    """Generate every package of ``mode``; map (layout, n) to its spec file."""
+def generate_all(
+    mode: Mode, root: Path, real: set[str], skipped: dict[str, str]
+) -> dict[tuple[str, int], Path]:
+    """Generate every package of ``mode`` and copy the ``real`` workloads; map (layout, n) to
+    its spec file (("real:<name>", 0) for a real one; a real one that cannot run goes into
+    ``skipped`` with the reason)."""
     specs: dict[tuple[str, int], Path] = {}
+    for name in sorted(real):
+        reason = available(name)
+        if reason is None:
+            specs[(f"real:{name}", 0)] = prepare(root, name)
+        else:
+            skipped[name] = reason
     for n in mode.all_sizes():
         spec = generate(root, "fan10", n)
         specs[("generic", n)] = Path(spec.root) / f"{spec.package}.spec.json"
@@ -221,6 +254,8 @@ def notes_for(results: list[dict[str, Any]]) -> list[str]:
     notes = []
     for c in results:
         label = f"{c['kind']}{' flask' if c.get('flask') else ''} {c['shape']} N={c['n']}"
+        if c["kind"] in REAL_KINDS:
+            label = f"{c['kind']} {c['shape']}"
         if c.get("style"):
             label += f" ({c['style']})"
         if "skipped" in c:
@@ -283,9 +318,18 @@ def main(argv: list[str] | None = None) -> int:
     load_start = load_average()
     results: list[dict[str, Any]] = []
     try:
-        specs = generate_all(mode, root)
+        real = {str(j.config["package"]) for j in jobs if j.kind in REAL_KINDS}
+        skipped: dict[str, str] = {}
+        specs = generate_all(mode, root, real, skipped)
         for i, job in enumerate(jobs, 1):
             layout = "app" if job.shape == "app" else "generic"
+            if job.kind in REAL_KINDS:
+                layout = f"real:{job.config['package']}"
+                if job.config["package"] in skipped:
+                    reason = skipped[job.config["package"]]
+                    results.append({"kind": job.kind, "shape": job.shape, "n": 0, **job.config})
+                    results[-1]["skipped"] = reason
+                    continue
             profile = None
             if args.profile and job.kind == "reload":
                 profile = args.profile.with_name(f"{args.profile.name}.{job.shape}-{job.n}")

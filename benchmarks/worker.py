@@ -36,6 +36,7 @@ from typing import Any
 
 from common import bump_mtime, highest_value, linear_slope, repeat, rss_bytes, set_value, summarize
 from generate import PackageSpec, load_spec
+from real import CELLS as REAL_CELLS
 
 Config = dict[str, Any]
 Result = dict[str, Any]
@@ -620,6 +621,7 @@ CELLS: dict[str, Callable[[Config], Result]] = {
     "build": cell_build,
     "check": cell_check,
     "rss": cell_rss,
+    **REAL_CELLS,
 }
 
 

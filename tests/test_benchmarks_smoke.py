@@ -33,3 +33,5 @@ def test_bench_smoke_runs_every_cell_with_no_stale_module(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (tmp_path / "smoke.json").stat().st_size > 0
     assert "| leaf" in proc.stdout or "leaf" in proc.stdout
+    # the real-code table: a copy of pygments, one file edited and reloaded against the floor
+    assert "| pygments | `pygments.lexers.python` |" in proc.stdout, proc.stdout[-3000:]

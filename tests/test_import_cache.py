@@ -162,3 +162,26 @@ def test_processes_starting_at_once_share_one_cache_file(project: Project, tmp_p
     entries = marshal.loads(file.read_bytes())
     assert sorted(Path(path).name for path in entries) == sorted(Path(p).name for p in PKG)
     assert not [p for p in cache.iterdir() if p.name.startswith(".imports-")]  # no leftovers
+
+
+def test_a_file_parsed_again_after_an_edit_is_kept_at_exit(
+    project: Project, tmp_path: Path
+) -> None:
+    """A process that reloaded an edited file writes its new parse when it exits: the next
+    start reads and parses nothing."""
+    project.write(PKG, record=False)
+    cache = tmp_path / "cache"
+    start(project, cache)
+    edit_and_reload = COUNTING.replace(
+        'emit(calls=calls, dependents=sorted(r.graph.dependents("pkg.base")))',
+        'Path("pkg/alone.py").write_text("from pkg.base import VALUE\\nALONE = VALUE\\n")\n'
+        'assert r.reload("pkg.alone").ok\n'
+        'emit(calls=calls, dependents=sorted(r.graph.dependents("pkg.base")))',
+    )
+    edited = start(project, cache, edit_and_reload)
+    assert edited["dependents"] == ["pkg.alone", "pkg.mid", "pkg.top"]
+    after = start(project, cache)
+    assert after == {
+        "calls": {"read": 0, "parse": 0},
+        "dependents": ["pkg.alone", "pkg.mid", "pkg.top"],
+    }

@@ -18,12 +18,14 @@ one writer's file or another's, never a mix. A file that cannot be read or decod
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import marshal
 import os
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -69,6 +71,7 @@ class ImportCache:
         tag = sys.implementation.cache_tag or "python"
         self._file = folder / f"imports-{tag}-v{_FORMAT}-{digest}.marshal"
         self._load()
+        _open.add(self)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -120,3 +123,14 @@ class ImportCache:
                 raise
         except (OSError, ValueError) as exc:
             logger.debug("could not write the import cache %s: %s", self._file, exc)
+
+
+# Caches with entries added since they were written (files parsed again after an edit): written
+# when the process exits, so the next start does not parse them again.
+_open: weakref.WeakSet[ImportCache] = weakref.WeakSet()
+
+
+@atexit.register
+def _save_open_caches() -> None:
+    for cache in list(_open):
+        cache.save()

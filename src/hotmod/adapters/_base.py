@@ -36,6 +36,7 @@ _BUILTINS: dict[str, tuple[str, str]] = {
     "logging": ("hotmod.adapters._side_effects", "LoggingHandlers"),
     "atexit": ("hotmod.adapters._side_effects", "AtexitCallbacks"),
     "django": ("hotmod.adapters.django", "DjangoRegistries"),
+    "celery": ("hotmod.adapters.celery", "CeleryTasks"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []

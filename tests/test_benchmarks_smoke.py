@@ -33,3 +33,18 @@ def test_bench_smoke_runs_every_cell_with_no_stale_module(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (tmp_path / "smoke.json").stat().st_size > 0
     assert "| leaf" in proc.stdout or "leaf" in proc.stdout
+
+
+@pytest.mark.timeout(180)
+def test_bench_workers_smoke_prints_the_table() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "workers.py"), "--smoke"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=170,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "| 2 |" in proc.stdout, proc.stdout

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench bench-quick bench-django soak clean venv chromium
+.PHONY: test demo lint typecheck pytest bench bench-quick bench-django bench-workers soak clean venv chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-django: $(STAMP)
 .PHONY: bench-sqlmodel
 bench-sqlmodel: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/sqlmodel_session.py $(BENCH_ARGS)
+
+# Save -> all N gunicorn sync workers serve the new code, hotmod vs gunicorn --reload (table).
+bench-workers: $(STAMP)
+	PYTHONPATH=src $(PY) benchmarks/workers.py $(BENCH_ARGS)
 
 soak: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/soak.py $(SOAK_ARGS)

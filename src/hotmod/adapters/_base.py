@@ -42,6 +42,7 @@ _BUILTINS: dict[str, tuple[str, str]] = {
     "flask": ("hotmod.adapters.flask", "FlaskRoutes"),
     "starlette": ("hotmod.adapters.starlette", "StarletteRoutes"),
     "sqlalchemy": ("hotmod.adapters.sqlalchemy", "DeclarativeModels"),
+    "celery": ("hotmod.adapters.celery", "CeleryTasks"),
 }
 _builtins: dict[str, Adapter[Any]] = {}
 _registered: list[Adapter[Any]] = []

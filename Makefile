@@ -58,6 +58,10 @@ bench-django: $(STAMP)
 bench-sqlmodel: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/sqlmodel_session.py $(BENCH_ARGS)
 
+# Save -> new text visible in an open page in headless Chromium, Flask and Starlette (table).
+bench-browser: $(STAMP) chromium
+	PYTHONPATH=src $(PY) benchmarks/browser.py $(BENCH_ARGS)
+
 # Save -> all N gunicorn sync workers serve the new code, hotmod vs gunicorn --reload (table).
 bench-workers: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/workers.py $(BENCH_ARGS)

@@ -24,6 +24,7 @@ keep working); the engine, its pool and sessions are never touched.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import weakref
 from collections.abc import Iterator, Mapping
@@ -118,7 +119,8 @@ class DeclarativeModels(Adapter[_State]):
 
     def detach(self, modules: Mapping[str, ModuleType]) -> _State:
         from sqlalchemy import Table
-        from sqlalchemy.orm import clsregistry
+
+        clsregistry = _clsregistry()
 
         state = _State(_registries())
         state.managers = {manager for reg in state.registries for manager in list(reg._managers)}
@@ -166,7 +168,7 @@ class DeclarativeModels(Adapter[_State]):
                 for mapper in _mappers(registry):
                     if mapper.class_ in state.old_classes:
                         cls = mapper.class_
-                        clsregistry._remove_class(cls.__name__, cls, registry._class_registry)
+                        clsregistry.remove(cls.__name__, cls, registry._class_registry)
                         state.unregistered.append((registry, cls))
             _untrack(
                 {prop for mapper in state.old_mappers for prop in mapper._props.values()}, state
@@ -226,8 +228,8 @@ class DeclarativeModels(Adapter[_State]):
             logger.debug("re-created relationship %s.%s", mapper.class_.__name__, key)
 
     def restore(self, modules: Mapping[str, ModuleType], state: _State) -> None:
-        from sqlalchemy.orm import clsregistry
-        from sqlalchemy.orm.relationships import _JoinCondition
+        clsregistry = _clsregistry()
+        join_condition = _join_condition()
 
         for swap in reversed(state.swaps):
             mapper = swap.mapper
@@ -253,12 +255,12 @@ class DeclarativeModels(Adapter[_State]):
                     registry._dispose_manager_and_mapper(manager)
                     registry._managers.pop(manager, None)
         for registry, cls in reversed(state.unregistered):
-            clsregistry._add_class(cls.__name__, cls, registry._class_registry)
+            clsregistry.add(cls.__name__, cls, registry._class_registry)
         state.unregistered.clear()
         for metadata, saved in state.metadata.values():
             _restore_metadata(metadata, saved)
         state.metadata.clear()
-        tracked = _JoinCondition._track_overlapping_sync_targets
+        tracked = join_condition._track_overlapping_sync_targets
         for column, prop, source in state.sync_targets:
             tracked.setdefault(column, weakref.WeakKeyDictionary())[prop] = source
         state.sync_targets.clear()
@@ -279,9 +281,9 @@ def _uninstrument(manager: Any, key: str) -> None:
 def _untrack(props: set[Any], state: _State) -> None:
     """Take ``props`` out of SQLAlchemy's record of which relationship writes to which column
     (it warns when a new relationship writes to a column an unrelated one writes to)."""
-    from sqlalchemy.orm.relationships import _JoinCondition
+    join_condition = _join_condition()
 
-    tracked = _JoinCondition._track_overlapping_sync_targets
+    tracked = join_condition._track_overlapping_sync_targets
     for column, writers in list(tracked.items()):
         for prop, source in list(writers.items()):
             if prop in props:
@@ -332,6 +334,9 @@ def _fresh(prop: Any) -> RelationshipProperty[Any]:
 
     args = prop._init_args
     backref = prop.backref
+    # 2.1 keeps the declared back_populates among the init args, 2.0 on the property
+    declared = getattr(args, "back_populates", None)
+    back_populates = declared.argument if declared is not None else prop.back_populates
     return RelationshipProperty(
         prop.argument,
         args.secondary.argument,
@@ -340,7 +345,7 @@ def _fresh(prop: Any) -> RelationshipProperty[Any]:
         primaryjoin=args.primaryjoin.argument,
         secondaryjoin=args.secondaryjoin.argument,
         # _generate_backref() stored the backref's name as back_populates
-        back_populates=None if backref is not None else args.back_populates.argument,
+        back_populates=None if backref is not None else back_populates,
         order_by=args.order_by.argument,
         backref=backref,
         overlaps=",".join(prop._overlaps) or None,
@@ -367,3 +372,23 @@ def _fresh(prop: Any) -> RelationshipProperty[Any]:
         sync_backref=prop.sync_backref,
         doc=prop.doc,
     )
+
+
+class _ClassRegistry:
+    """SQLAlchemy's string-lookup functions: ``_add_class``/``_remove_class`` in 2.1,
+    ``add_class``/``remove_class`` in 2.0."""
+
+    def __init__(self, module: Any) -> None:
+        self.add = getattr(module, "_add_class", None) or module.add_class
+        self.remove = getattr(module, "_remove_class", None) or module.remove_class
+
+
+def _clsregistry() -> _ClassRegistry:
+    return _ClassRegistry(importlib.import_module("sqlalchemy.orm.clsregistry"))
+
+
+def _join_condition() -> Any:
+    """The relationship join-condition class (``_JoinCondition`` in 2.1, ``JoinCondition``
+    in 2.0), which keeps the record of which relationship writes to which column."""
+    module: Any = importlib.import_module("sqlalchemy.orm.relationships")
+    return getattr(module, "_JoinCondition", None) or module.JoinCondition

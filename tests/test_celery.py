@@ -31,6 +31,7 @@ CONFIG = """\
                 "data_folder_out": f"{root}/queue",
                 "processed_folder": f"{root}/processed",
                 "store_processed": False,
+                "control_folder": f"{root}/control",  # not the current folder
             },
             result_backend=f"file://{root}/results",
             worker_enable_remote_control=False,

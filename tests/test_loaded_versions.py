@@ -386,3 +386,34 @@ def test_ipython_autoreload_patch_in_place_is_not_reverted(project: Project) -> 
         "reloaded": ["pkg.a", "pkg.b"],
         "after": ["patched", "old", 2],
     }
+
+
+def test_a_module_imported_from_a_stale_pyc_is_not_taken_for_its_file(project: Project) -> None:
+    """An edit of the same size in the same second as the ``.pyc`` was written: CPython's check
+    (whole seconds and size) accepts the stale ``.pyc``, and the module runs the old code. The
+    file was written after the ``.pyc``, so hotmod does not take it for what is running, and
+    applies it when watching starts (a gunicorn worker that imports the app just after an
+    edit sees exactly this)."""
+    project.write({"pkg/__init__.py": "", "pkg/mod.py": 'VALUE = "v0"\n'}, record=False)
+    project.run("import pkg.mod")  # writes pkg/__pycache__/mod.*.pyc for v0
+    found = project.result(
+        """
+        import importlib.util
+        source = Path("pkg/mod.py")
+        pyc = Path(importlib.util.cache_from_source(str(source.resolve())))
+        before = source.stat()
+        # the .pyc written at the moment of the version it was compiled from; the edit, of the
+        # same size, a nanosecond later: the same second, written after the .pyc
+        os.utime(pyc, ns=(before.st_atime_ns, before.st_mtime_ns))
+        source.write_text('VALUE = "v1"\\n')
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+        assert int(source.stat().st_mtime) == int(before.st_mtime)
+        import pkg.mod
+        stale = pkg.mod.VALUE  # CPython ran the old bytecode
+        r = hotmod.Reloader("pkg", background=False).start()
+        result = r.check()
+        r.stop()
+        emit(stale=stale, value=sys.modules["pkg.mod"].VALUE, ok=result is not None and result.ok)
+        """
+    )
+    assert found == {"stale": "v0", "value": "v1", "ok": True}

@@ -96,16 +96,22 @@
     else hide();
   }
 
-  var source = new EventSource(new URL("events", script.src).href);
-  source.addEventListener("hotmod", function (message) {
-    var data = JSON.parse(message.data);
-    if (data.kind === "hello") hello(data);
-    else if (data.kind === "bye") state.planned = true;
-    else if (data.kind === "reload") reload();
-    else if (data.kind === "error") show(data.error);
-  });
-  source.onerror = function () {
-    // The stream ended: planned (after "bye") or not (the server stopped). EventSource
-    // reconnects by itself; the next "hello" tells whether the server was restarted.
-  };
+  function connect() {
+    var source = new EventSource(new URL("events", script.src).href);
+    source.addEventListener("hotmod", function (message) {
+      var data = JSON.parse(message.data);
+      if (data.kind === "hello") hello(data);
+      else if (data.kind === "bye") state.planned = true;
+      else if (data.kind === "reload") reload();
+      else if (data.kind === "error") show(data.error);
+    });
+    source.onerror = function () {
+      // The stream ended: planned (after "bye") or not (the server stopped). EventSource
+      // reconnects by itself; the next "hello" tells whether the server was restarted. It
+      // gives up for good when an answer was not a stream (a server still starting, a proxy's
+      // error page): then a new one is opened a moment later.
+      if (source.readyState === 2) setTimeout(connect, 1000);
+    };
+  }
+  connect();
 })();

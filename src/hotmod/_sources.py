@@ -184,6 +184,7 @@ def _bytecode_disagrees(module: object, path: str, st: os.stat_result, data: byt
     try:
         with open(cached, "rb") as file:
             header = file.read(16)
+            written = os.fstat(file.fileno()).st_mtime_ns
     except OSError:
         return False
     if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
@@ -198,7 +199,12 @@ def _bytecode_disagrees(module: object, path: str, st: os.stat_result, data: byt
         return header[8:16] != importlib.util.source_hash(data)
     mtime = int.from_bytes(header[8:12], "little")
     size = int.from_bytes(header[12:16], "little")
-    return (mtime, size) != (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)
+    if (mtime, size) != (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF):
+        return True
+    # The header matches, but the source was written after the .pyc: an edit of the same size
+    # in the same second, which CPython's check (whole seconds and size) takes for the version
+    # the .pyc was compiled from. The import may have run that stale bytecode: not proven.
+    return st.st_mtime_ns > written
 
 
 @cache

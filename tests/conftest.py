@@ -49,6 +49,7 @@ def edit(path, old, new):
     text = p.read_text()
     assert old in text, (old, text)
     p.write_text(text.replace(old, new, 1))
+    _SAVED[:] = [os.path.realpath(p)]
 
 def emit(**values):
     print("RESULT " + json.dumps(values), flush=True)
@@ -61,6 +62,22 @@ def save(path, old, new):
     tmp = p.with_name("." + p.name + ".tmp")
     tmp.write_text(text.replace(old, new, 1))
     os.replace(tmp, p)
+    _SAVED[:] = [os.path.realpath(p)]
+
+_SAVED = []  # the file the last save() or edit() wrote
+
+def wait_seen(reloader, timeout=10):
+    # The watcher has reported the file last written by save()/edit() to ``reloader`` (which
+    # applies nothing by itself: background=False). Not merely "something is pending": a late
+    # second event of an earlier, applied save would satisfy that before this one arrived.
+    assert _SAVED, "nothing was saved"
+    deadline = time.monotonic() + timeout
+    while True:
+        reloader._pending  # in a forked child, takes what the parent sent
+        if _SAVED[0] in {os.path.realpath(path) for path in list(reloader._scheduler._pending)}:
+            return
+        assert time.monotonic() < deadline, f"the watcher never saw the edit of {_SAVED[0]}"
+        time.sleep(0.002)
 
 # collects log records: attach an instance to the "hotmod" logger
 class _Records(logging.Handler):

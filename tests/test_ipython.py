@@ -32,11 +32,7 @@ def cell(code):
 
 def wait_pending():
     # The extension's watcher has recorded the change; the next cell will apply it.
-    reloader = hotmod._ipython._extensions[id(ip)].reloader
-    deadline = time.monotonic() + 10
-    while not reloader._pending:
-        assert time.monotonic() < deadline, "the watcher never saw the edit"
-        time.sleep(0.002)
+    wait_seen(hotmod._ipython._extensions[id(ip)].reloader)
 
 ip.user_ns.update(save=save, wait_pending=wait_pending)  # cells may edit and wait too
 """

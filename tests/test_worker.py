@@ -22,8 +22,8 @@ def until(predicate, what, timeout=10.0):
         time.sleep(0.002)
 
 def wait_pending(reloader):
-    # The watcher has recorded the change (background=False: nothing applies it yet).
-    until(lambda: reloader._pending, "the watcher never saw the edit")
+    # The watcher has recorded the last save (background=False: nothing applies it yet).
+    wait_seen(reloader)
 """
 
 

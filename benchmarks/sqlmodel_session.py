@@ -152,7 +152,16 @@ TARGETS = [
     ("app/services.py", "services"),
     ("app/routes.py", "routes"),
 ]
-RELOADED = re.compile(r"INFO hotmod: reloaded .* in ([0-9.]+) ms")
+RELOADED = re.compile(r"INFO hotmod: reloaded .* in ([0-9.]+) ms \(changed: ([^)]*)\)")
+
+
+def _rss_mb(pid: int) -> float | None:
+    """Resident set size of process ``pid`` (Linux ``/proc``), None where unavailable."""
+    try:
+        resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return resident * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _free_port() -> int:
@@ -224,6 +233,7 @@ def run_session(edits: int, root: Path) -> dict[str, object]:
             time.sleep(0.05)
         status, _, _ = _request(f"{base}/teams/1/heroes?name=Loki", "POST")
         errors += status != 200
+        rss_start = _rss_mb(server.pid)
         markers = {prefix: 0 for _, prefix in TARGETS}
         for number in range(1, edits + 1):
             rel, prefix = TARGETS[(number - 1) % len(TARGETS)]
@@ -250,6 +260,7 @@ def run_session(edits: int, root: Path) -> dict[str, object]:
                     errors += 1  # never applied
                     break
                 time.sleep(0.005)
+        rss_end = _rss_mb(server.pid)
     finally:
         server.terminate()
         try:
@@ -260,7 +271,9 @@ def run_session(edits: int, root: Path) -> dict[str, object]:
         reader.join(5)
     errors += sum(line.startswith(("ERROR", "Traceback")) for line in lines)
     warnings = [line for line in lines if "Warning" in line or line.startswith("WARNING")]
-    times = [float(m.group(1)) for line in lines if (m := RELOADED.search(line))]
+    reloads = [(float(m.group(1)), m.group(2)) for line in lines if (m := RELOADED.search(line))]
+    times = [ms for ms, _ in reloads]
+    by_file = {rel: [ms for ms, changed in reloads if changed.endswith(rel)] for rel, _ in TARGETS}
     return {
         "edits": edits,
         "reloads": len(times),
@@ -268,9 +281,22 @@ def run_session(edits: int, root: Path) -> dict[str, object]:
         "warnings": len(warnings),
         "stale": stale,
         "median_ms": statistics.median(times) if times else None,
-        "p95_ms": statistics.quantiles(times, n=20)[-1] if len(times) >= 2 else None,
+        "p95_ms": _p95(times),
+        "by_file": {
+            rel: {"median_ms": statistics.median(ms) if ms else None, "p95_ms": _p95(ms)}
+            for rel, ms in by_file.items()
+        },
+        "rss_mb": [rss_start, rss_end],
         "log_tail": [line.rstrip() for line in lines[-20:]] if errors or warnings else [],
     }
+
+
+def _p95(values: list[float]) -> float | None:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else None
+
+
+def _mb(value: object) -> str:
+    return f"{value:.0f} MB" if isinstance(value, float) else "-"
 
 
 def _ms(value: object) -> str:
@@ -284,13 +310,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hotmod-sqlmodel-") as tmp:
         result = run_session(args.edits, Path(tmp))
-    print("| app | edits | reloads | errors | warnings | stale responses | median reload | p95 |")
-    print("|---|---|---|---|---|---|---|---|")
+    rss = result["rss_mb"]
+    print(
+        "| app | edits | reloads | errors | warnings | stale responses | median reload | p95 "
+        "| server RSS after the first request -> after the last edit |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     print(
         f"| FastAPI + SQLModel (uvicorn) | {result['edits']} | {result['reloads']} | "
         f"{result['errors']} | {result['warnings']} | {result['stale']} | "
-        f"{_ms(result['median_ms'])} | {_ms(result['p95_ms'])} |"
+        f"{_ms(result['median_ms'])} | {_ms(result['p95_ms'])} | "
+        f"{_mb(rss[0])} -> {_mb(rss[1])} |"  # type: ignore[index]
     )
+    print()
+    print("| file edited | median reload | p95 |")
+    print("|---|---|---|")
+    for rel, entry in result["by_file"].items():  # type: ignore[attr-defined]
+        print(f"| {rel} | {_ms(entry['median_ms'])} | {_ms(entry['p95_ms'])} |")
     for line in result["log_tail"]:  # type: ignore[attr-defined]
         print("    " + line)
     if args.json is not None:

@@ -122,6 +122,7 @@ class DeclarativeModels(Adapter[_State]):
 
         clsregistry = _clsregistry()
 
+        _track_engines()
         state = _State(_registries())
         state.managers = {manager for reg in state.registries for manager in list(reg._managers)}
         tables: list[Table] = []
@@ -200,6 +201,8 @@ class DeclarativeModels(Adapter[_State]):
             from sqlalchemy.orm import configure_mappers
 
             configure_mappers()
+        if state.old_classes:
+            _clear_statement_caches()
 
     def _rebuild(self, mapper: Any, replaced: Mapping[type, Any], state: _State) -> None:
         """Re-create the relationships of ``mapper`` (not re-executed) that point at a replaced
@@ -264,6 +267,36 @@ class DeclarativeModels(Adapter[_State]):
         for column, prop, source in state.sync_targets:
             tracked.setdefault(column, weakref.WeakKeyDictionary())[prop] = source
         state.sync_targets.clear()
+        if state.old_classes:  # statements the failed attempt compiled hold its classes
+            _clear_statement_caches()
+
+
+# Every Engine that connected since the first reload of mapped classes, weakly: each keeps a
+# cache of compiled statements keyed by the mappers they use, whose entries for the old
+# classes kept the old version of their module alive for good (hundreds of KB per models edit).
+_engines: weakref.WeakSet[Any] = weakref.WeakSet()
+_tracking: list[bool] = []
+
+
+def _track_engines() -> None:
+    if _tracking:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    event.listen(Engine, "engine_connect", _connected)
+    _tracking.append(True)
+
+
+def _connected(connection: Any, *args: Any) -> None:
+    _engines.add(connection.engine)
+
+
+def _clear_statement_caches() -> None:
+    for engine in list(_engines):
+        cache = getattr(engine, "_compiled_cache", None)
+        if cache is not None:
+            cache.clear()
 
 
 def _uninstrument(manager: Any, key: str) -> None:

@@ -10,8 +10,9 @@ add each route a second time, and the first match is the old route: stale withou
 Before the modules are evicted, each Starlette app and router their globals hold drops the
 routes whose endpoint is defined in one of the modules, and the routers one of them holds
 (FastAPI's included routers); after the reload FastAPI's cached ``openapi_schema`` is
-cleared. Each router gets a filtered copy of its list; on rollback it gets back the very list
-(and schema) it had.
+cleared, and so are FastAPI's caches keyed by endpoints and models (which would keep the old
+modules alive). Each router gets a filtered copy of its list; on rollback it gets back the very
+list (and schema) it had.
 
 This module imports Starlette only when a reload needs it (see ``hotmod.adapters.pluggy``).
 """
@@ -24,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from hotmod.adapters._base import Adapter
+from hotmod.adapters._caches import clear_lru_caches
 from hotmod.adapters._scan import defined_in, held
 
 __all__ = ["StarletteRoutes"]
@@ -86,6 +88,10 @@ class StarletteRoutes(Adapter[list[_Router]]):
             for app, _ in entry.apps:
                 app.openapi_schema = None  # built from the old routes
             _bump(entry.router)
+        # FastAPI caches what it learns of an endpoint or a model by the object (whether it is
+        # a coroutine function, a model's fields): entries of the old ones would keep the old
+        # version of their modules alive for good
+        clear_lru_caches("fastapi")
 
     def restore(self, modules: Mapping[str, ModuleType], state: list[_Router]) -> None:
         for entry in reversed(state):

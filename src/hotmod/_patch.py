@@ -248,6 +248,16 @@ def _functions_of(value: object) -> Iterator[tuple[str, FunctionType]]:
             yield "", func
 
 
+def _rewrapped(key: str, module: str, old: FunctionType, new: FunctionType) -> bool:
+    """Whether ``old`` and ``new``, both bound to ``key`` by two versions of ``module``, are
+    the same definition with a decorator of the module added, removed or changed (a wrapper
+    without ``functools.wraps`` is named after the decorator's inner function): each is
+    either the module's own ``def key`` or a closure made by the module's code."""
+    return old.__module__ == module and all(
+        func.__qualname__ == key or "<locals>" in func.__qualname__ for func in (old, new)
+    )
+
+
 def _slots(cls: type) -> tuple[str, ...] | None:
     slots = cls.__dict__.get("__slots__", _MISSING)
     if slots is _MISSING:
@@ -344,7 +354,7 @@ class Patcher:
                 _is(new, FunctionType)
                 and _is(old, FunctionType)
                 and old.__module__ == new.__module__
-                and old.__qualname__ == new.__qualname__
+                and (old.__qualname__ == new.__qualname__ or _rewrapped(key, name, old, new))
             ):
                 self._forward(old, new, f"{name}.{new.__qualname__}")
         if self._classes:

@@ -169,6 +169,9 @@ class Reloader:
         self.patch = patch
         self.on_reload = on_reload
         self._adapters = check_adapters(adapters)
+        # Import the adapters a reload would select now rather than in the first reload (a
+        # module each, cheap): the first reload after start-up costs what a warm one does.
+        select_adapters(self._adapters)
         self._live = live_modules()
         self._index = ModuleIndex(packages, paths, self._live)
         self.packages = self._index.packages
@@ -897,9 +900,10 @@ class Reloader:
         for record in added:
             # A file whose version the import cache knows is neither read nor parsed.
             try:
-                key = stat_key(os.stat(record.path))
+                st = os.stat(record.path)
             except OSError:
                 continue
+            key = stat_key(st)
             entry = cache.get(record.path, key, record.name, record.is_package)
             data: bytes | None = None
             if entry is not None:
@@ -909,6 +913,7 @@ class Reloader:
                     data, version = read_source(record.path)
                 except OSError:
                     continue
+                st = None  # read_source took its own (the version's); the file may be newer
             # An edit must never be taken for what is running: the loaded version is the one
             # recorded when hotmod (any Reloader) last loaded or saw this module, else the file
             # as it is now only when the evidence shows the module was imported from it. Else
@@ -916,7 +921,7 @@ class Reloader:
             # worst once for nothing).
             module = modules.get(record.name)
             loaded = LOADED.get(record.name, module, record.path)
-            if loaded is None and runs_current_file(record.name, module, record.path, data):
+            if loaded is None and runs_current_file(record.name, module, record.path, data, st):
                 loaded = version
                 LOADED.record(record.name, module, record.path, version)
             if loaded is not None:

@@ -899,6 +899,7 @@ class Reloader:
         cache = self._imports
         for record in added:
             # A file whose version the import cache knows is neither read nor parsed.
+            st: os.stat_result | None
             try:
                 st = os.stat(record.path)
             except OSError:
@@ -927,16 +928,18 @@ class Reloader:
             if loaded is not None:
                 self._sources.set_loaded(record.path, loaded)
             if entry is not None:
-                self._graph.set_references(record.name, entry[3], at_call=entry[4])
+                self._graph.set_references(record.name, entry[3], at_call=entry[4], resolve=False)
             else:
                 assert data is not None
                 self._parse_into_graph(record, data, version)
         for record in added:
             module = modules.get(record.name)
             if module is not None:
-                self._scan(record.name, module)
+                self._scan(record.name, module, resolve=False)
+        # Each added module's edges once, from its references and bindings both.
+        self._graph.resolve(record.name for record in added)
 
-    def _scan(self, name: str, module: ModuleType) -> None:
+    def _scan(self, name: str, module: ModuleType, *, resolve: bool = True) -> None:
         namespace = self._globals(name, module)
         # PEP 562's module __getattr__, or a module object of a ModuleType subclass (the
         # older way to load attributes lazily, e.g. pygments.lexers)
@@ -944,7 +947,9 @@ class Reloader:
             self._lazy_modules[name] = len(namespace)
         else:
             self._lazy_modules.pop(name, None)
-        self._graph.set_bindings(name, scan_bindings(namespace, name, self._graph))
+        self._graph.set_bindings(
+            name, scan_bindings(namespace, name, self._graph.module_names), resolve=resolve
+        )
 
     def _rescan_grown(self) -> None:
         """Scan again the lazy-loading modules (module ``__getattr__``, PEP 562) whose globals

@@ -315,3 +315,17 @@ def test_plan_is_deterministic(changed: str) -> None:
     edges = {"a": {"b"}, "b": {"a"}, "c": {"a"}, "d": {"c", "b"}}
     plans = {tuple(plan(graph(edges), changed)) for _ in range(20)}
     assert plans == {(("b", "a"), ("c",), ("d",))}
+
+
+def test_edges_set_without_resolving_appear_at_resolve() -> None:
+    # Start-up sets the references and bindings of every module first and resolves each once.
+    g = ImportGraph()
+    g.add_modules({"a": 0, "b": 1, "c": 2})
+    g.set_references("b", {"a"}, resolve=False)
+    g.set_bindings("c", {"b"}, resolve=False)
+    assert g.dependents("a") == set()
+    g.resolve(["b", "c"])
+    assert g.dependents("a") == {"b", "c"}
+    assert g.dependencies("c") == {"b"}
+    assert "a" in g.module_names
+    assert "z" not in g.module_names

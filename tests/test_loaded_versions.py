@@ -417,3 +417,22 @@ def test_a_module_imported_from_a_stale_pyc_is_not_taken_for_its_file(project: P
         """
     )
     assert found == {"stale": "v0", "value": "v1", "ok": True}
+
+
+def test_first_reload_imports_no_adapter_the_construction_did_not(project: Project) -> None:
+    # The built-in adapters are imported by Reloader(), not by the first reload after it (the
+    # first reload costs what a warm one does); that reload runs the new code.
+    out = run(
+        project,
+        """
+        import logging
+        import hotmod, pkg.a, pkg.b
+        r = hotmod.Reloader("pkg")
+        before = set(sys.modules)
+        edit("pkg/a.py", "VALUE = 1", "VALUE = 2")
+        result = r.reload("pkg.a")
+        assert result.ok, result
+        emit(b=b_now(), imported=sorted(n for n in set(sys.modules) - before if "hotmod" in n))
+        """,
+    )
+    assert out == {"b": ["old", 2], "imported": []}

@@ -40,9 +40,9 @@ def scan_bindings(
         owner: object
         if kind is FunctionType:
             owner = value.__module__
-        elif issubclass(kind, type):
+        elif kind is type or issubclass(kind, type):  # identity first: the common cases
             owner = _CLASS_DICT.__get__(value).get("__module__")
-        elif issubclass(kind, ModuleType):
+        elif kind is ModuleType or issubclass(kind, ModuleType):
             owner = _MODULE_DICT.__get__(value).get("__name__")
         else:
             continue

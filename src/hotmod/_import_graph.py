@@ -17,7 +17,7 @@ are worked out from the three tables the edges are resolved from, when asked for
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, KeysView, Mapping
 
 __all__ = ["EdgeKind", "ImportGraph"]
 
@@ -94,6 +94,11 @@ class ImportGraph:
     def modules(self) -> frozenset[str]:
         """Every module in the graph."""
         return frozenset(self._order)
+
+    @property
+    def module_names(self) -> KeysView[str]:
+        """The modules in the graph, as a live view (no copy: membership tests)."""
+        return self._order.keys()
 
     def dependencies(self, name: str) -> set[str]:
         """The watched modules ``name`` imports directly."""
@@ -191,17 +196,25 @@ class ImportGraph:
             self._resolve(importer)
 
     def set_references(
-        self, name: str, refs: Iterable[str], *, at_call: Iterable[str] = ()
+        self, name: str, refs: Iterable[str], *, at_call: Iterable[str] = (), resolve: bool = True
     ) -> None:
         """Replace the parsed references of ``name``: ``refs`` run when it is executed,
-        ``at_call`` only when one of its functions is called (both are edges)."""
+        ``at_call`` only when one of its functions is called (both are edges). With
+        ``resolve=False`` the edges follow at the caller's ``resolve()``."""
         changed = self._store(self._refs, name, refs)
-        if self._store(self._call_refs, name, at_call) or changed:
+        if (self._store(self._call_refs, name, at_call) or changed) and resolve:
             self._resolve(name)
 
-    def set_bindings(self, name: str, bound: Iterable[str]) -> None:
-        """Replace the modules the binding scan found in the globals of ``name``."""
-        if self._store(self._bound, name, bound):
+    def set_bindings(self, name: str, bound: Iterable[str], *, resolve: bool = True) -> None:
+        """Replace the modules the binding scan found in the globals of ``name`` (edges at
+        once, or with ``resolve=False`` at the caller's ``resolve()``)."""
+        if self._store(self._bound, name, bound) and resolve:
+            self._resolve(name)
+
+    def resolve(self, names: Iterable[str]) -> None:
+        """Bring the edges of ``names`` in step with their references and bindings: after
+        setting both for many modules with ``resolve=False`` (start-up), one pass each."""
+        for name in names:
             self._resolve(name)
 
     def add_observed(self, importer: str, imported: str) -> None:

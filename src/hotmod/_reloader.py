@@ -169,6 +169,9 @@ class Reloader:
         self.patch = patch
         self.on_reload = on_reload
         self._adapters = check_adapters(adapters)
+        # Import the adapters a reload would select now rather than in the first reload (a
+        # module each, cheap): the first reload after start-up costs what a warm one does.
+        select_adapters(self._adapters)
         self._live = live_modules()
         self._index = ModuleIndex(packages, paths, self._live)
         self.packages = self._index.packages
@@ -896,10 +899,12 @@ class Reloader:
         cache = self._imports
         for record in added:
             # A file whose version the import cache knows is neither read nor parsed.
+            st: os.stat_result | None
             try:
-                key = stat_key(os.stat(record.path))
+                st = os.stat(record.path)
             except OSError:
                 continue
+            key = stat_key(st)
             entry = cache.get(record.path, key, record.name, record.is_package)
             data: bytes | None = None
             if entry is not None:
@@ -909,6 +914,7 @@ class Reloader:
                     data, version = read_source(record.path)
                 except OSError:
                     continue
+                st = None  # read_source took its own (the version's); the file may be newer
             # An edit must never be taken for what is running: the loaded version is the one
             # recorded when hotmod (any Reloader) last loaded or saw this module, else the file
             # as it is now only when the evidence shows the module was imported from it. Else
@@ -916,22 +922,24 @@ class Reloader:
             # worst once for nothing).
             module = modules.get(record.name)
             loaded = LOADED.get(record.name, module, record.path)
-            if loaded is None and runs_current_file(record.name, module, record.path, data):
+            if loaded is None and runs_current_file(record.name, module, record.path, data, st):
                 loaded = version
                 LOADED.record(record.name, module, record.path, version)
             if loaded is not None:
                 self._sources.set_loaded(record.path, loaded)
             if entry is not None:
-                self._graph.set_references(record.name, entry[3], at_call=entry[4])
+                self._graph.set_references(record.name, entry[3], at_call=entry[4], resolve=False)
             else:
                 assert data is not None
                 self._parse_into_graph(record, data, version)
         for record in added:
             module = modules.get(record.name)
             if module is not None:
-                self._scan(record.name, module)
+                self._scan(record.name, module, resolve=False)
+        # Each added module's edges once, from its references and bindings both.
+        self._graph.resolve(record.name for record in added)
 
-    def _scan(self, name: str, module: ModuleType) -> None:
+    def _scan(self, name: str, module: ModuleType, *, resolve: bool = True) -> None:
         namespace = self._globals(name, module)
         # PEP 562's module __getattr__, or a module object of a ModuleType subclass (the
         # older way to load attributes lazily, e.g. pygments.lexers)
@@ -939,7 +947,9 @@ class Reloader:
             self._lazy_modules[name] = len(namespace)
         else:
             self._lazy_modules.pop(name, None)
-        self._graph.set_bindings(name, scan_bindings(namespace, name, self._graph))
+        self._graph.set_bindings(
+            name, scan_bindings(namespace, name, self._graph.module_names), resolve=resolve
+        )
 
     def _rescan_grown(self) -> None:
         """Scan again the lazy-loading modules (module ``__getattr__``, PEP 562) whose globals

@@ -143,7 +143,9 @@ class LoadedVersions:
 LOADED = LoadedVersions()
 
 
-def runs_current_file(name: str, module: object, path: str, data: bytes | None) -> bool:
+def runs_current_file(
+    name: str, module: object, path: str, data: bytes | None, st: os.stat_result | None = None
+) -> bool:
     """Whether a module that hotmod never loaded runs its file as it is now (``data``).
 
     True only when the evidence says so; False means "not known" (the caller then reloads the
@@ -158,17 +160,19 @@ def runs_current_file(name: str, module: object, path: str, data: bytes | None) 
        on a file system whose clock is not the machine's (network drives).
 
     Call it after ``data`` was read (None: not read, the stat signature of the version known
-    was taken): a change since then makes the stat newer, never older.
+    was taken): a change since then makes the stat newer, never older. ``st``: the file's stat
+    taken for that (after the version known was read or described), saving a second one.
     """
     since = looked_up(name)
     if since is None:
         since = _process_start()
     if since is None:
         return False
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
+    if st is None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
     last_change = st.st_mtime if os.name == "nt" else max(st.st_mtime, st.st_ctime)
     if last_change >= since:
         return False
@@ -181,12 +185,17 @@ def _bytecode_disagrees(module: object, path: str, st: os.stat_result, data: byt
     cached = getattr(spec, "cached", None) if spec is not None else None
     if not isinstance(cached, str):
         return False
-    try:
-        with open(cached, "rb") as file:
-            header = file.read(16)
-            written = os.fstat(file.fileno()).st_mtime_ns
+    try:  # os-level calls: this runs for every module a Reloader finds at its construction
+        fd = os.open(cached, os.O_RDONLY)
     except OSError:
         return False
+    try:
+        header = os.read(fd, 16)
+        written = os.fstat(fd).st_mtime_ns
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
         return False  # no bytecode, or another Python's: no evidence either way
     if int.from_bytes(header[4:8], "little") & 1:  # PEP 552 hash-based .pyc

@@ -46,6 +46,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	PYTHONPATH=src $(PY) benchmarks/run.py $(BENCH_ARGS)
+	PYTHONPATH=src $(PY) benchmarks/patch_bench.py
+
+# In-place upgrade: patch time per class and function against 10^3..10^6 live instances.
+.PHONY: bench-patch
+bench-patch: $(STAMP)
+	PYTHONPATH=src $(PY) benchmarks/patch_bench.py $(BENCH_ARGS)
 
 bench-quick: $(STAMP)
 	PYTHONPATH=src $(PY) benchmarks/run.py --quick $(BENCH_ARGS)

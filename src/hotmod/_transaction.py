@@ -579,11 +579,13 @@ class Transaction:
             # Before executing: another thread that does `import pkg.sub` gets the package
             # from the module dict without waiting for it, and must find `pkg.sub` on it.
             self._rebind_kept_submodules(name, module)
-        live[name] = module
-        if self._visible is not None:
-            self._visible[name] = module
-        spec._initializing = True  # type: ignore[attr-defined] # other threads wait on it
+        # Marked initializing before it enters the module dict, as the import system does:
+        # another thread's import finds it there and waits only while the mark is set.
+        spec._initializing = True  # type: ignore[attr-defined]
         try:
+            live[name] = module
+            if self._visible is not None:
+                self._visible[name] = module
             exec(code, namespace)
         except BaseException:
             self._remove(name, module)

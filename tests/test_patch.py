@@ -828,6 +828,44 @@ def test_tracebacks_of_old_references_point_at_the_new_file_and_line(
         assert out["line"] == 3
 
 
+def test_replaced_function_takes_the_newest_line_at_every_reload(
+    project: Project,
+) -> None:
+    # The forwarding code of an unchanged definition is reused from the reload before; one
+    # that moved gets its own again (the version each reload replaces shows the new line).
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "X = 1\ndef get():\n    return X\n",
+        }
+    )
+    out = project.result(
+        """
+        import inspect, pkg.m
+        r = hotmod.Reloader("pkg")
+        seen = []
+        for old, new in [("X = 1", "X = 2"), ("X = 2", "X = 3"),
+                         ("X = 3", "X = 4\\n\\n# moved down"), ("X = 4", "X = 5")]:
+            get = pkg.m.get
+            edit("pkg/m.py", old, new)
+            assert r.reload("pkg.m").ok
+            seen.append([get(), get.__code__.co_firstlineno, inspect.getsource(get),
+                         get.__code__ is not pkg.m.get.__code__])
+        emit(seen=seen)
+        """
+    )
+    source = "def get():\n    return X\n"
+    # the files start with the RECORD line (conftest)
+    assert out == {
+        "seen": [
+            [2, 3, source, True],
+            [3, 3, source, True],
+            [4, 5, source, True],
+            [5, 5, source, True],
+        ]
+    }
+
+
 # -- transaction -------------------------------------------------------------------------------
 
 

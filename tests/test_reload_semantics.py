@@ -1068,3 +1068,37 @@ def test_rebound_sys_modules_package_reimported_once(project: Project) -> None:
         "both": [True, True],
         "linked": True,
     }
+
+
+def test_edits_that_keep_the_imports_then_one_that_adds_an_import(project: Project) -> None:
+    # Edits that leave a file's imports alone are not parsed again; the edit after them that
+    # adds an import (and the one that removes it) must still reach the graph.
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "VALUE = 1\n",
+            "pkg/b.py": "import os\nX = 1\ndef get():\n    return X\n",
+        }
+    )
+    out = project.results(
+        """
+        import pkg.a, pkg.b
+        r = hotmod.Reloader("pkg")
+        for old, new in [("X = 1", "X = 2"), ("X = 2", "X = 3"),
+                         ("X = 3", "from pkg.a import VALUE as X"),
+                         ("from pkg.a import VALUE as X", "X = 4")]:
+            edit("pkg/b.py", old, new)
+            assert r.reload("pkg.b").ok
+            deps = sorted(r.graph.dependencies("pkg.b"))
+            edit("pkg/a.py", "VALUE = ", "VALUE = 1")  # 1, 11, 111, ...
+            reset()
+            result = r.reload("pkg.a")
+            emit(deps=deps, reloaded=list(result.reloaded), value=sys.modules["pkg.b"].get())
+        """
+    )
+    assert out == [
+        {"deps": [], "reloaded": ["pkg.a"], "value": 2},
+        {"deps": [], "reloaded": ["pkg.a"], "value": 3},
+        {"deps": ["pkg.a"], "reloaded": ["pkg.a", "pkg.b"], "value": 1111},
+        {"deps": [], "reloaded": ["pkg.a"], "value": 4},
+    ]

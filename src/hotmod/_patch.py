@@ -36,7 +36,6 @@ import contextlib
 import enum
 import functools
 import logging
-import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -64,10 +63,13 @@ _HAS_TYPE_PARAMS = hasattr(FunctionType, "__type_params__")  # 3.12
 class _Box:
     """What every older version of a function calls: ``fn``, the newest version."""
 
-    __slots__ = ("fn",)
+    __slots__ = ("fn", "trampoline")
 
     def __init__(self, fn: FunctionType) -> None:
         self.fn = fn
+        # the last trampoline made for this box, with what it was made from: the next reload
+        # of an unchanged definition takes the same code object
+        self.trampoline: tuple[CodeType, tuple[object, ...], CodeType] | None = None
 
 
 # newest function -> the box that every older version of it calls through: when the newest is
@@ -178,6 +180,11 @@ def _trampoline(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
     ``inspect.getsource`` of the old object show the new source)."""
     code = new.__code__
     template = _trampoline_template(code, len(old.__code__.co_freevars))
+    qualname: str | None = getattr(code, "co_qualname", None)  # 3.11
+    key = (code.co_name, code.co_filename, code.co_firstlineno, qualname)
+    made = box.trampoline
+    if made is not None and made[0] is template and made[1] == key:
+        return made[2]
     consts = tuple(box if c == _PLACEHOLDER and type(c) is str else c for c in template.co_consts)
     changes: dict[str, Any] = {
         "co_consts": consts,
@@ -185,9 +192,11 @@ def _trampoline(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
         "co_filename": code.co_filename,
         "co_firstlineno": code.co_firstlineno,
     }
-    if sys.version_info >= (3, 11):
-        changes["co_qualname"] = code.co_qualname
-    return template.replace(**changes)
+    if qualname is not None:
+        changes["co_qualname"] = qualname
+    trampoline = template.replace(**changes)
+    box.trampoline = (template, key, trampoline)
+    return trampoline
 
 
 def _function_state(func: FunctionType) -> tuple[Any, ...]:

@@ -23,7 +23,7 @@ from hotmod._exceptions import ArgumentTypeError, NotWatchedError, ReloaderState
 from hotmod._fork import ParentPipe, Pipes, track, untrack
 from hotmod._import_cache import ImportCache, default_cache_dir
 from hotmod._import_graph import ImportGraph
-from hotmod._import_parser import ImportParseError, parse_import_scopes
+from hotmod._import_parser import ImportParseError, parse_import_scopes, same_imports
 from hotmod._module_dict import all_modules, get_module, live_modules
 from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly, origin_namespace
 from hotmod._observed import install as observe_imports
@@ -56,6 +56,8 @@ OnReload = Callable[[ReloadResult], object]
 
 _AUTORELOAD = "IPython.extensions.autoreload"
 
+# How many edited files' last parsed sources are kept (``Reloader._parsed``).
+_PARSED_KEPT = 16
 # A pending path standing for every watched file (after an event queue overflow).
 _RESCAN_ALL = ""
 Target = str | os.PathLike[str]
@@ -186,6 +188,9 @@ class Reloader:
         # Changed sources whose imports are parsed when the graph is next consulted, so the
         # parse is not on the path from save to new code running.
         self._unparsed: dict[str, bytes] = {}
+        # The last few sources parsed that way, with what they import: the next edit of such a
+        # file that leaves its imports alone (``same_imports``) is not parsed again.
+        self._parsed: dict[str, tuple[bytes, bool, frozenset[str], frozenset[str]]] = {}
         self._last_plan: tuple[frozenset[str], int, list[tuple[str, ...]], list[str]] | None = None
         self._sources = SourceStore()
         self._imports = ImportCache(self._index.roots, default_cache_dir())
@@ -892,6 +897,7 @@ class Reloader:
             self._graph.remove_module(name)
             self._codes.forget(name)
             self._lazy_modules.pop(name, None)
+            self._parsed.pop(name, None)
             LOADED.forget(name)
         if not added:
             return
@@ -976,18 +982,36 @@ class Reloader:
         for name, data in unparsed.items():
             record = self._index.get(name)
             if record is not None:
-                self._parse_into_graph(record, data, self._sources.loaded(record.path))
+                version = self._sources.loaded(record.path)
+                self._parse_into_graph(record, data, version, remember=True)
 
     def _parse_into_graph(
-        self, record: ModuleRecord, data: bytes, version: SourceVersion | None
+        self,
+        record: ModuleRecord,
+        data: bytes,
+        version: SourceVersion | None,
+        *,
+        remember: bool = False,
     ) -> None:
-        """Parse ``data`` (the file's ``version``, kept in the import cache when known)."""
-        try:
-            refs, at_call = parse_import_scopes(data, record.name, is_package=record.is_package)
-        except ImportParseError as exc:
-            logger.debug("%s; keeping its previous imports", exc)
-            return
-        self._graph.set_references(record.name, refs, at_call=at_call)
+        """Parse ``data`` (the file's ``version``, kept in the import cache when known).
+
+        ``remember``: an edited file's, kept with its imports in ``_parsed`` (the last few):
+        the next version is parsed only when its edit may have changed them."""
+        name, is_package = record.name, record.is_package
+        last = self._parsed.pop(name, None) if remember else None
+        if last is not None and last[1] == is_package and same_imports(last[0], data):
+            refs, at_call = last[2], last[3]
+        else:
+            try:
+                refs, at_call = parse_import_scopes(data, name, is_package=is_package)
+            except ImportParseError as exc:
+                logger.debug("%s; keeping its previous imports", exc)
+                return
+        if remember:
+            self._parsed[name] = (data, is_package, refs, at_call)
+            if len(self._parsed) > _PARSED_KEPT:
+                del self._parsed[next(iter(self._parsed))]  # the least recently edited
+        self._graph.set_references(name, refs, at_call=at_call)
         if version is not None:
             entry = (record.name, record.is_package, version.digest, tuple(refs), tuple(at_call))
             self._imports.put(record.path, version.key, entry)

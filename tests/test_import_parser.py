@@ -552,3 +552,35 @@ def test_same_imports_never_hides_a_change_of_the_imports_on_the_standard_librar
                 assert got == expected, (path, at, action)
     assert checked > 100
     assert said_same > checked // 4
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (  # a name added on its own line to a parenthesized import
+            b"from pkg import (\n    a,\n)\nX = 1\n",
+            b"from pkg import (\n    a,\n    b,\n)\nX = 1\n",
+        ),
+        (  # a name changed on the line a backslash continues
+            b"import pkg.a, \\\n    pkg.b\nX = 1\n",
+            b"import pkg.a, \\\n    pkg.c\nX = 1\n",
+        ),
+        (  # the argument of a dynamic import, on the line after the call opens
+            b"import importlib\nm = importlib.import_module(\n    'pkg.a'\n)\n",
+            b"import importlib\nm = importlib.import_module(\n    'pkg.b'\n)\n",
+        ),
+    ],
+    ids=["parenthesized", "backslash", "dynamic-call"],
+)
+def test_same_imports_sees_an_edit_inside_an_import_that_spans_lines(
+    old: bytes, new: bytes
+) -> None:
+    # The changed line holds no "import" word, yet it is part of an import: the imports
+    # differ, so the file must be parsed again (a missed edge leaves a dependent stale).
+    from hotmod._import_parser import same_imports
+
+    assert parse_import_scopes(old, "pkg.m", is_package=False) != parse_import_scopes(
+        new, "pkg.m", is_package=False
+    )
+    assert same_imports(old, new) is False
+    assert same_imports(new, old) is False

@@ -150,7 +150,27 @@ def same_imports(old: bytes, new: bytes) -> bool:
         end = text.find(b"\n", len(text) - suffix)
         if _IMPORTS_TOUCHED.search(text, start, len(text) if end < 0 else end) is not None:
             return False
-    return True
+    # The changed lines hold no ``import`` word, but they may continue a statement or call that
+    # starts on an earlier line (``from pkg import (`` then a name per line; a backslash; an
+    # ``import_module(`` whose argument is on the next line): a file with such a line is
+    # parsed again whatever the edit.
+    return not _continued_import(old) and not _continued_import(new)
+
+
+_IMPORT_LINE = re.compile(rb"[^\n]*import[^\n]*")
+
+
+def _continued_import(text: bytes) -> bool:
+    """Whether a line of ``text`` that mentions ``import`` opens more brackets than it
+    closes, or ends with a backslash."""
+    for match in _IMPORT_LINE.finditer(text):
+        line = match.group().rstrip()
+        if line.endswith(b"\\"):
+            return True
+        for opening, closing in ((b"(", b")"), (b"[", b"]"), (b"{", b"}")):
+            if line.count(opening) > line.count(closing):
+                return True
+    return False
 
 
 # The fast path. Parsing a whole module builds an AST of every expression in it, which is

@@ -68,13 +68,18 @@ _SAVED = []  # the file the last save() or edit() wrote
 
 def wait_seen(reloader, timeout=10):
     # The watcher has reported the file last written by save()/edit() to ``reloader`` (which
-    # applies nothing by itself: background=False). Not merely "something is pending": a late
-    # second event of an earlier, applied save would satisfy that before this one arrived.
+    # applies nothing by itself: background=False), and its write as finished, so the next
+    # check() applies it. Not merely "something is pending": a late second event of an
+    # earlier, applied save would satisfy that before this one arrived.
     assert _SAVED, "nothing was saved"
     deadline = time.monotonic() + timeout
     while True:
         reloader._pending  # in a forked child, takes what the parent sent
-        if _SAVED[0] in {os.path.realpath(path) for path in list(reloader._scheduler._pending)}:
+        scheduler = reloader._scheduler
+        with scheduler.lock:  # seen, and known written (check() leaves a file being written)
+            pending = {os.path.realpath(path) for path in scheduler._pending}
+            writing = {os.path.realpath(path) for path in scheduler._incomplete}
+        if _SAVED[0] in pending and _SAVED[0] not in writing:
             return
         assert time.monotonic() < deadline, f"the watcher never saw the edit of {_SAVED[0]}"
         time.sleep(0.002)

@@ -638,23 +638,33 @@ def test_check_applies_at_once_in_the_callers_thread(project: Project) -> None:
             got["after_check"] = value() == new
             got["reloaded"] = list(res.reloaded)
             got["again"] = repr(r.check())
-        # background=True with a long debounce: check() does not wait for it. (The file is
-        # kept open for writing: a save known complete would be applied by the background
-        # thread at once, without waiting for the debounce either.)
+        # A long debounce: check() does not wait for it once the file is written. While the
+        # editor still has it open for writing (truncated, part written), check() leaves it
+        # pending: executing it would run a partial module.
         open_files = []
         def save_and_keep_open(path, text):
             f = open(path, "w")
-            f.write(text)
+            f.write(text[: len(text) // 2])
             f.flush()
-            open_files.append(f)
-        with hotmod.Reloader("pkg", on_reload=on_reload, debounce=30) as r:
+            open_files.append((f, text[len(text) // 2 :]))
+        with hotmod.Reloader("pkg", on_reload=on_reload, background=False, debounce=30) as r:
+            before = value()
             new = bump("pkg/mod.py", save_and_keep_open)
+            mod = os.path.realpath("pkg/mod.py")
+            wait_until(  # the write itself, not only the rescan that start() queues
+                lambda: mod in {os.path.realpath(p) for p in list(r._scheduler._pending)},
+                "the watcher to see the write",
+            )
+            got["while_open"] = [repr(r.check()) for _ in range(3)]
+            got["value_while_open"] = value() == before
+            f, rest = open_files.pop()
+            f.write(rest)
+            f.close()
             started = time.monotonic()
-            wait_until(lambda: r.check() is not None, "check() to apply the change")
-            open_files.pop().close()
+            wait_until(lambda: r.check() is not None, "check() to apply the written file")
             got["took"] = time.monotonic() - started
             got["debounced_value"] = value() == new
-            got["again_bg"] = repr(r.check())
+            got["again_written"] = repr(r.check())
         emit(got=got, threads=reload_threads())
         """,
     )
@@ -665,9 +675,11 @@ def test_check_applies_at_once_in_the_callers_thread(project: Project) -> None:
         "after_check": True,
         "reloaded": ["pkg.mod", "pkg.user"],
         "again": "None",
+        "while_open": ["None", "None", "None"],
+        "value_while_open": True,
         "took": got["took"],
         "debounced_value": True,
-        "again_bg": "None",
+        "again_written": "None",
     }
     assert got["took"] < 5  # far below the 30 s debounce
     assert out["threads"] == ["MainThread", "MainThread"]
@@ -935,12 +947,11 @@ def test_a_failed_version_is_reported_once_however_many_events_it_gets(
         """
         import pkg.user
         with hotmod.Reloader("pkg", on_reload=on_reload, background=False) as r:
-            def pending():
-                return r._pending
             broken = Path("pkg/mod.py").read_text().replace("VALUE = 1", "VALUE = (")
             for _ in range(3):  # the same broken content, saved again and again
                 save_in_place("pkg/mod.py", broken)
-                wait_until(pending, "the watcher to see the save")
+                _SAVED[:] = [os.path.realpath("pkg/mod.py")]
+                wait_seen(r)  # seen, and written: check() applies it
                 r.check()
             fixed = broken.replace("VALUE = (", "VALUE = 2")
             save_in_place("pkg/mod.py", fixed)

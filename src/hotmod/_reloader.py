@@ -29,7 +29,7 @@ from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly, o
 from hotmod._observed import install as observe_imports
 from hotmod._observed import observed_count, observed_since
 from hotmod._result import ReloadResult, user_traceback
-from hotmod._scheduler import Scheduler
+from hotmod._scheduler import RESCAN_ALL, Scheduler
 from hotmod._sources import LOADED, SourceStore, SourceVersion, read_source, runs_current_file
 from hotmod._transaction import Transaction
 from hotmod.adapters._base import Adapter, AdapterRun, check_adapters
@@ -58,8 +58,6 @@ _AUTORELOAD = "IPython.extensions.autoreload"
 
 # How many edited files' last parsed sources are kept (``Reloader._parsed``).
 _PARSED_KEPT = 16
-# A pending path standing for every watched file (after an event queue overflow).
-_RESCAN_ALL = ""
 Target = str | os.PathLike[str]
 _SYSTEM_CODE = (
     "is part of the standard library or site-packages (or built in); hotmod reloads only your "
@@ -299,12 +297,15 @@ class Reloader:
     def check(self) -> ReloadResult | None:
         """Apply, in the caller's thread, every change the watcher has seen and not applied.
 
-        Does not wait for the debounce. Returns None when nothing is pending (or every pending
-        change turned out to be a no-op save), else the ``ReloadResult``.
+        Does not wait for the debounce, except while a file is still being written (an
+        in-place save truncated it and has not closed it yet: executing it would run a partial
+        or empty module): such changes stay pending until the file is closed, or the debounce
+        passed since its last event. Returns None when nothing is pending or ready (or every
+        pending change turned out to be a no-op save), else the ``ReloadResult``.
         """
         if not self._pending:
             return None
-        return self._apply_pending(raise_interrupt=True)
+        return self._apply_pending(raise_interrupt=True, written=True)
 
     def _wait_due(self, timeout: float | None = None) -> bool:
         """Block until pending changes are due (True: call ``check()`` now), or until ``stop()``
@@ -349,7 +350,7 @@ class Reloader:
             # stop()): compare each with the version its module was loaded from, as after an
             # event queue overflow. Read when applied, so nothing falls between it and the
             # watcher's first event. Due at once (no save is known to be under way).
-            self._scheduler.add([(_RESCAN_ALL, True)])
+            self._scheduler.add([(RESCAN_ALL, True)])
             if self.background:
                 self._thread = self._start_thread(self._apply_loop, "reloader")
             self._state = State.RUNNING
@@ -477,7 +478,7 @@ class Reloader:
                 ", ".join(self.packages) or ", ".join(map(str, self.paths)),
             )
             self._start_watcher()
-        self._scheduler.add([(_RESCAN_ALL, False)])
+        self._scheduler.add([(RESCAN_ALL, False)])
 
     def _read_parent(self) -> None:
         """Thread of a forked child with ``background=True``: hand the parent's paths on."""
@@ -1030,7 +1031,7 @@ class Reloader:
         )
         # Expanded by _apply_pending under the lock: this runs on the watcher thread, where
         # iterating the index would race with a reload adding or forgetting modules.
-        self._scheduler.add([(_RESCAN_ALL, False)])
+        self._scheduler.add([(RESCAN_ALL, False)])
 
     def _apply_loop(self) -> None:
         """Background thread: wait until the pending changes are due, apply them."""
@@ -1059,9 +1060,11 @@ class Reloader:
             return False
         return True
 
-    def _apply_pending(self, *, raise_interrupt: bool) -> ReloadResult | None:
+    def _apply_pending(
+        self, *, raise_interrupt: bool, written: bool = False
+    ) -> ReloadResult | None:
         with self._lock:
-            paths = self._scheduler.take()
+            paths = self._scheduler.take(written=written)
             if not paths:
                 return None
             return self._apply_paths(paths, raise_interrupt=raise_interrupt)
@@ -1071,8 +1074,8 @@ class Reloader:
         and reload them."""
         self._refresh_index()
         reported = frozenset(paths)  # a rescan's unchanged files go unmentioned
-        if _RESCAN_ALL in paths:
-            paths.remove(_RESCAN_ALL)
+        if RESCAN_ALL in paths:
+            paths.remove(RESCAN_ALL)
             paths = list(dict.fromkeys([*paths, *(record.path for record in self._index)]))
         sources: dict[str, tuple[bytes, SourceVersion]] = {}
         changed: list[Path] = []

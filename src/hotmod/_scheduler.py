@@ -1,11 +1,12 @@
 """When to apply what the watcher reported: the pending paths, the debounce, the wait.
 
 The watcher's thread adds paths; the Reloader's background thread waits until they are due and
-takes them; ``check()`` takes them at once. A save is due as soon as every pending path is known
-complete (a writer closed the file, or it was renamed into place) and the events have paused for
-a moment (``_COMPLETE_QUIET``: files saved together, "save all", coalesce); otherwise after
-``debounce`` seconds without events; in any case after ``max(10 x debounce, 0.5 s)`` (a file
-written without a pause still reloads).
+takes them; ``check()`` takes them at once, unless a file is still being written (its last
+event was not final) and the debounce has not passed. A save is due as soon as every pending
+path is known complete (a writer closed the file, or it was renamed into place) and the
+events have paused for a moment (``_COMPLETE_QUIET``: files saved together, "save all",
+coalesce); otherwise after ``debounce`` seconds without events; in any case after
+``max(10 x debounce, 0.5 s)`` (a file written without a pause still reloads).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-__all__ = ["Change", "Scheduler", "max_delay"]
+__all__ = ["RESCAN_ALL", "Change", "Scheduler", "max_delay"]
 
 Change = tuple[str, bool]  # (path, the event said the new content is complete)
+
+# A pending "path" standing for every watched file (after an event queue overflow, a start).
+RESCAN_ALL = ""
 
 # Pause after a completed save before applying it: long enough for the closes of files saved
 # together to arrive (they come well under a millisecond apart), short against the debounce.
@@ -72,9 +76,20 @@ class Scheduler:
                 self._forward(batch)
             self.lock.notify_all()
 
-    def take(self) -> list[str]:
-        """Every pending path, now; nothing is pending afterwards."""
+    def take(self, *, written: bool = False) -> list[str]:
+        """Every pending path, now; nothing is pending afterwards.
+
+        ``written``: only once no pending file is still being written (the last event of each
+        was final: closed after writing, or renamed into place) or the debounce has passed
+        since the last event (``[]`` and everything stays pending otherwise): ``check()`` never
+        executes a file truncated for an in-place save and not yet written."""
         with self.lock:
+            # (a rescan compares files with what was loaded: due for check() at once, as ever)
+            if written and self._incomplete and self._incomplete != {RESCAN_ALL}:
+                debounce = self.debounce
+                due = min(self._last + debounce, self._first + max_delay(debounce))
+                if time.monotonic() < due:
+                    return []
             paths = list(self._pending)
             self._pending.clear()
             self._incomplete.clear()

@@ -327,11 +327,13 @@ def rss_table(results: Results) -> list[str]:
                 f"{pts[0][2]} → {pts[-1][2]}",
                 f"{c['objects_slope_per_1000']:.0f}",
                 f"{c['heap_growth_kib']:.0f} / {c['traced_cycles']}",
+                c.get("garbage_max", NA),
                 c["stale_at_samples"],
             ]
         )
     head = ["cell", "warm + sampled reloads", "RSS MB", "RSS slope KiB/1000", "live objects"]
-    return table([*head, "objects slope /1000", "heap growth KiB / reloads", "stale"], rows)
+    head += ["objects slope /1000", "heap growth KiB / reloads", "uncollected max"]
+    return table([*head, "stale"], rows)
 
 
 def evaluate_goals(results: Results) -> list[Goal]:
@@ -597,7 +599,9 @@ SECTIONS = [
         "edit + `r.reload(path)` in a loop: warm-up reloads first (RSS settles over the first "
         "few hundred), then RSS and `len(gc.get_objects())` after `gc.collect()` at the start "
         "and every 100 reloads, slopes fitted by least squares; heap growth: tracemalloc's "
-        "traced memory over further reloads (a leak of Python objects).",
+        "traced memory over further reloads (a leak of Python objects); uncollected max: the "
+        "most objects a sample's `gc.collect()` freed, garbage (old versions) that the "
+        "collector's own collections had left.",
         rss_table,
     ),
 ]

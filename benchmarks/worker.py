@@ -559,9 +559,11 @@ def cell_rss(cfg: Config) -> Result:
 
     ``warm`` reloads first (the allocator settles: RSS grows for a few hundred reloads, then
     stays flat), then ``cycles`` reloads sampled at the start and every ``every`` reloads
-    (after ``gc.collect()``). Last, tracemalloc over ``traced`` more reloads (after as many
-    traced reloads, so that objects allocated before tracing began have been replaced): growth
-    of the Python heap, which shows a leak of Python objects that RSS noise can hide.
+    (after ``gc.collect()``; ``garbage_max``: the most objects that collection freed, i.e. what
+    the collector's own collections had left, old versions included). Last, tracemalloc over
+    ``traced`` more reloads (after as many traced reloads, so that objects allocated before
+    tracing began have been replaced): growth of the Python heap, which shows a leak of Python
+    objects that RSS noise can hide.
     """
     work = Workload.load(cfg)
     if import_hotmod() is None:
@@ -579,14 +581,17 @@ def cell_rss(cfg: Config) -> Result:
     for _ in range(warm):
         cycle()
     points: list[tuple[int, int, int]] = []
+    garbage: list[int] = []  # objects that only the sample's gc.collect() freed
     stale_total = 0
     for i in range(cycles + 1):
         value = cycle() if i else 0
         if i % every == 0:
             if value:
                 stale_total += len(work.stale(value))
+            uncollected = len(gc.get_objects())  # what the collector's own runs left
             gc.collect()
             points.append((i, rss_bytes(), len(gc.get_objects())))
+            garbage.append(uncollected - points[-1][2])
     xs = [float(p[0]) for p in points]
     tracemalloc.start()
     for _ in range(traced):  # first replace what was allocated before tracing began
@@ -606,6 +611,7 @@ def cell_rss(cfg: Config) -> Result:
         "rss_slope_kib_per_1000": linear_slope(xs, [p[1] / 1024 for p in points]) * 1000,
         "objects_slope_per_1000": linear_slope(xs, [float(p[2]) for p in points]) * 1000,
         "rss_growth_kib": (points[-1][1] - points[0][1]) / 1024,
+        "garbage_max": max(garbage),
         "traced_cycles": traced,
         "heap_growth_kib": heap_growth / 1024,
         "stale_at_samples": stale_total,

@@ -286,15 +286,17 @@ class Transaction:
                 "interpreter's own. Mutate sys.modules instead of rebinding it."
             )
         # The cyclic collector should not walk the whole heap in the middle of a reload: while
-        # old and new versions of the modules are both alive it has the most to walk. Objects
-        # that exist before the reload are frozen (moved out of the collector's generations)
-        # and given back afterwards, so a collection during the reload only looks at what the
-        # reload creates; the old modules are collected by a later collection, off the path
-        # from save to new code. Not done when the application froze objects itself (a
-        # pre-fork server): unfreezing would hand its objects back too.
-        freeze = gc.isenabled() and gc.get_freeze_count() == 0
-        if freeze:
-            gc.freeze()
+        # old and new versions of the modules are both alive it has the most to walk. It is
+        # paused for the reload (what the reload created is looked at by the first collection
+        # after it) and the old modules are collected by a later full collection, off the path
+        # from save to new code. Paused, not frozen: gc.freeze() resets the collector's counts
+        # of collections, so with a reload between every few requests (a dev server) no full
+        # collection ever ran again and every old version stayed alive (~10 MB per 100 edits
+        # of a FastAPI + SQLModel app under uvicorn). Not done when the application disabled
+        # the collector itself.
+        pause = gc.isenabled()
+        if pause:
+            gc.disable()
         locks: list[Any] = []
         try:
             try:
@@ -305,8 +307,8 @@ class Transaction:
         finally:
             _previous.clear()
             _unlock_modules(locks)
-            if freeze:
-                gc.unfreeze()
+            if pause:
+                gc.enable()
 
     def _run_locked(self) -> Outcome:
         live, visible = self._live, self._visible

@@ -201,6 +201,9 @@ class Reloader:
         self._thread: threading.Thread | None = None
         self._missing: set[str] = set()  # deleted (or renamed) module files, warned about
         self._failed: dict[str, bytes] = {}  # path -> digest of the content that failed
+        # watched files found empty once where an event said a save was complete: deferred
+        # for a debounce (see _apply_paths)
+        self._emptied: set[str] = set()
         # Processes forked while running: the pipes the watcher's paths are copied into. In a
         # forked child, the pipe from the parent (its watcher's paths), read at check() or by
         # a reader thread (background=True), with a pipe to wake that thread at stop().
@@ -1106,6 +1109,16 @@ class Reloader:
                 if path in reported:
                     logger.debug("%s saved without a change: nothing to reload", path)
                 continue
+            if not found[0] and path in reported and record.path not in self._emptied:
+                # Empty, where the watcher's last event said complete: an in-place save that
+                # truncated the file again after it (its own event not handled yet) looks
+                # exactly like this, and executing it would run an empty module. Tried again
+                # after the debounce: a file really emptied is applied then.
+                self._emptied.add(record.path)
+                self._scheduler.add([(path, False)], forward=False)
+                logger.debug("%s is empty: applied if it still is after the debounce", path)
+                continue
+            self._emptied.discard(record.path)
             if self._failed.get(record.path) == found[1].digest:
                 # Another event for the content whose reload just failed (it was reported
                 # once): tried again when it changes, or when a change re-executes it.

@@ -616,22 +616,27 @@ def test_stop_and_context_exit_end_the_threads_and_all_reloading(project: Projec
     assert out["pending_applied"] == 0  # the debounced edit was dropped, not applied late
 
 
+@pytest.mark.parametrize("how", ["complete save", "rescan"])
 def test_a_file_found_empty_after_a_complete_save_waits_for_the_debounce(
-    project: Project,
+    project: Project, how: str
 ) -> None:
-    """The watcher said a save was complete, but the file is empty when read: an in-place save
-    truncated it again meanwhile (its events not handled yet). Executing it would run an empty
-    module; it is tried again after the debounce, and applied then if it is still empty. (The
-    watcher's report is injected: the race with its own thread cannot be timed in a test.)"""
+    """The watcher said a save was complete (or a rescan after start() or an event overflow
+    compares every file), but the file is empty when read: an in-place save truncated it
+    meanwhile (its events not handled yet). Executing it would run an empty module; it is
+    tried again after the debounce, and applied then if it is still empty. (What the watcher
+    reports is injected: the race with its own thread cannot be timed in a test.)"""
     project.write(PACKAGE)
     out = run_one(
         project,
-        """
+        f"""
         import pkg.user
         r = hotmod.Reloader("pkg", on_reload=on_reload, background=False, debounce=0.2)
         path = os.path.realpath("pkg/mod.py")
         open(path, "w").close()                  # truncated by the next save, not written yet
-        r._scheduler.add([(path, True)])         # the last event handled said "complete"
+        if {how!r} == "rescan":
+            r._on_overflow()                     # every watched file is compared
+        else:
+            r._scheduler.add([(path, True)])     # the last event handled said "complete"
         first = repr(r.check())
         kept = value()
         wait_until(lambda: r.check() is not None, "the emptied file after the debounce")

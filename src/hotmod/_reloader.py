@@ -1109,13 +1109,13 @@ class Reloader:
                 if path in reported:
                     logger.debug("%s saved without a change: nothing to reload", path)
                 continue
-            if not found[0] and path in reported and record.path not in self._emptied:
-                # Empty, where the watcher's last event said complete: an in-place save that
-                # truncated the file again after it (its own event not handled yet) looks
-                # exactly like this, and executing it would run an empty module. Tried again
-                # after the debounce: a file really emptied is applied then.
+            if not found[0] and record.path not in self._emptied:
+                # Empty where the watcher's last event said complete, or found by a rescan: an
+                # in-place save that truncated the file after that (its own events not handled
+                # yet) looks exactly like this, and executing it would run an empty module.
+                # Tried again after the debounce: a file really emptied is applied then.
                 self._emptied.add(record.path)
-                self._scheduler.add([(path, False)], forward=False)
+                self._scheduler.add([(record.path, False)], forward=False)
                 logger.debug("%s is empty: applied if it still is after the debounce", path)
                 continue
             self._emptied.discard(record.path)

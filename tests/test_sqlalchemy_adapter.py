@@ -181,7 +181,10 @@ def test_broken_models_edit_restores_registry_and_metadata(project: Project) -> 
         text_ = Path("app/models.py").read_text().replace("    oops = 1 / 0\\n", "")
         Path("app/models.py.tmp").write_text(text_.replace('"v1 "', '"fixed "'))
         os.replace("app/models.py.tmp", "app/models.py")
-        while snapshot(db.Session())["greeting"] != "fixed ann":
+        # Waits for the reload itself, not by querying meanwhile: a query in this thread while
+        # the background thread swaps the relationships of the kept Comment model can see one
+        # half-swapped (README: SQLAlchemy, what still needs care).
+        while len(results) < 2:
             assert time.monotonic() < deadline, "the fixed edit was never applied"
             time.sleep(0.01)
         fixed = snapshot(db.Session())

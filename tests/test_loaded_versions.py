@@ -86,7 +86,7 @@ def test_edit_while_stopped_is_applied_at_the_first_check_after_restart(
         import pkg.b, pkg.c
         r = hotmod.Reloader("pkg", background=False).start()
         save("pkg/a.py", "VALUE = 1", "VALUE = 2")
-        wait_for(lambda: r._pending, "the watcher to see the first edit")
+        wait_seen(r)  # the watcher saw the first edit, written
         first = r.check()
         r.stop()
         save("pkg/a.py", "VALUE = 2", "VALUE = 3")  # nothing is watching

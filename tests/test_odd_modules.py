@@ -564,7 +564,7 @@ def test_check_from_module_code_during_a_reload_keeps_pending_changes(project: P
 import pkg.api, pkg.other
 r = hotmod.Reloader("pkg", background=False).start()
 edit("pkg/other.py", "X = 1", "X = 2")
-wait_for(lambda: r._pending, "the watcher to see the edit")  # test-only peek
+wait_seen(r)  # the watcher saw the edit, written: check() would apply it now
 builtins.RELOADER = r
 edit("pkg/config.py", "VALUE = 1", "VALUE = 2")
 result = r.reload("pkg.config")

@@ -15,6 +15,7 @@ condition for a bounded quiet period (``stays``):
 from __future__ import annotations
 
 import textwrap
+import time
 from typing import Any
 
 import pytest
@@ -992,3 +993,30 @@ def test_a_failed_version_is_reported_once_however_many_events_it_gets(
         """,
     )
     assert out == {"errors": 1, "results": [False, True], "value": 2}
+
+
+def test_changes_right_after_a_reload_wait_for_a_longer_pause() -> None:
+    """A burst (a checkout writing hundreds of files, with the writer stalling now and then):
+    the first complete save is applied after a 5 ms pause, but changes that begin within 50 ms
+    of that reload taking its changes wait for a 50 ms pause, so the burst's stalls do not
+    split it into many reloads ("a 200-file branch switch in at most 2 reloads"). A save made
+    later is applied after the short pause again. (Pure scheduler: no watcher involved.)"""
+    from hotmod._scheduler import Scheduler
+
+    scheduler = Scheduler(0.05, forward=lambda batch: None)
+    scheduler.add([("a.py", True)])
+    alone = scheduler._due() - scheduler._last
+    scheduler.take()
+    scheduler.add([("b.py", True)])  # at once: the burst goes on
+    in_burst = scheduler._due() - scheduler._last
+    scheduler.take()
+    time.sleep(0.06)  # longer than the burst window (a slower machine only waits longer)
+    scheduler.add([("c.py", True)])
+    later = scheduler._due() - scheduler._last
+    assert alone == pytest.approx(0.005)
+    assert in_burst == pytest.approx(0.05)
+    assert later == pytest.approx(0.005)
+    long_debounce = Scheduler(30.0, forward=lambda batch: None)
+    long_debounce.take()
+    long_debounce.add([("d.py", True)])
+    assert long_debounce._due() - long_debounce._last == pytest.approx(0.05)  # not the 30 s

@@ -5,8 +5,10 @@ takes them; ``check()`` takes them at once, unless a file is still being written
 event was not final) and the debounce has not passed. A save is due as soon as every pending
 path is known complete (a writer closed the file, or it was renamed into place) and the
 events have paused for a moment (``_COMPLETE_QUIET``: files saved together, "save all",
-coalesce); otherwise after ``debounce`` seconds without events; in any case after
-``max(10 x debounce, 0.5 s)`` (a file written without a pause still reloads).
+coalesce), a longer moment (``_BURST_QUIET``) when they began just after the previous changes
+were taken (a burst: a checkout writing hundreds of files); otherwise after ``debounce``
+seconds without events; in any case after ``max(10 x debounce, 0.5 s)`` (a file written
+without a pause still reloads).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ RESCAN_ALL = ""
 # Pause after a completed save before applying it: long enough for the closes of files saved
 # together to arrive (they come well under a millisecond apart), short against the debounce.
 _COMPLETE_QUIET = 0.005
+# A change first seen this soon after the last changes were taken continues a burst (a branch
+# checkout, a formatter rewriting files while the first reload runs): its pause after a
+# complete save is this long instead, so a writer's short stalls do not split the burst into
+# many reloads. Never longer than the debounce.
+_BURST_QUIET = 0.05
 
 
 def max_delay(debounce: float) -> float:
@@ -50,6 +57,8 @@ class Scheduler:
         self._incomplete: set[str] = set()  # pending paths whose last event was not final
         self._first = 0.0
         self._last = 0.0
+        self._taken = float("-inf")  # when the pending paths were last taken
+        self._burst = False  # the pending changes began within _BURST_QUIET of that
         self.stopping = False
 
     def __bool__(self) -> bool:
@@ -65,6 +74,7 @@ class Scheduler:
             now = time.monotonic()
             if not self._pending:
                 self._first = now
+                self._burst = now - self._taken < _BURST_QUIET
             for path, complete in batch:
                 self._pending[path] = None
                 if complete:
@@ -93,13 +103,15 @@ class Scheduler:
             paths = list(self._pending)
             self._pending.clear()
             self._incomplete.clear()
+            self._taken = time.monotonic()
             return paths
 
     def _due(self) -> float:
         debounce = self.debounce
         due = min(self._last + debounce, self._first + max_delay(debounce))
         if not self._incomplete:
-            due = min(due, self._last + min(debounce, _COMPLETE_QUIET))
+            quiet = _BURST_QUIET if self._burst else _COMPLETE_QUIET
+            due = min(due, self._last + min(debounce, quiet))
         return due
 
     def wait_due(self, timeout: float | None = None) -> bool:

@@ -111,6 +111,9 @@ def test_dev_server_snippet_logs_one_line_per_reload_under_uvicorn(
     for number, text in enumerate(("two", "three"), 1):
         edit(project.root / "myapp" / "text.py", repr(["one", "two"][number - 1]), repr(text))
         get_until(url, text)  # the new code serves
+        # the server logged the reload before it answered, but our reader of its stderr may
+        # not have read that line yet when the answer arrives: wait for it, then count
+        server.expect_match("INFO hotmod: reloaded myapp.text, *")
         logged = [line for line in server.text["stderr"].splitlines() if "hotmod" in line]
         # one line when watching starts, then exactly one per reload
         assert logged[0].startswith("INFO hotmod: watching myapp (3 modules"), logged

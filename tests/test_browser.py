@@ -211,6 +211,10 @@ ASKS = [
     {{"accept": "text/html"}},
 ]
 
+def stable(items):
+    # Date is the clock when the answer was made: two answers a second apart differ in it.
+    return sorted((k, "<clock>" if k.lower() == "date" else v) for k, v in items)
+
 def answers(flag):
     out = []
     wsgi = Client(hotmod.wsgi("mysite.web:app", browser_reload=flag))
@@ -218,7 +222,7 @@ def answers(flag):
         for headers in ASKS:
             response = wsgi.get(path, headers=headers)
             data = response.get_data()
-            out.append([path, headers, response.status, sorted(response.headers.items()),
+            out.append([path, headers, response.status, stable(response.headers.items()),
                         hashlib.sha256(data).hexdigest(), b"</body>" in data])
     app = hotmod.asgi("mysite.api:app", browser_reload=flag)
 
@@ -229,7 +233,7 @@ def answers(flag):
                 for headers in ASKS:
                     response = await client.get(path, headers=headers)
                     out.append([path, headers, response.status_code,
-                                sorted(response.headers.items()),
+                                stable(response.headers.items()),
                                 hashlib.sha256(response.content).hexdigest()])
     asyncio.run(run())
     return out

@@ -470,6 +470,8 @@ def test_real_sigint_during_reload_rolls_back_then_reraises(project: Project) ->
     out = project.result(
         HELPERS
         + """
+# A background job of a non-interactive shell starts with SIGINT ignored: Ctrl-C's handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import pkg.api
 r = hotmod.Reloader("pkg")
 before = snapshot()

@@ -281,8 +281,7 @@ def test_run_reloads_while_the_target_runs_and_ctrl_c_stops_it(
     project: Project, live: Callable[..., LiveProcess], target: str
 ) -> None:
     project.write(RUN_PKG, record=False)
-    # In process, without the restart supervisor (tests/test_restart.py runs that one): under
-    # the supervisor this scenario twice lost a line of the child's stderr in full CI runs.
+    # In process, without the restart supervisor (tests/test_restart.py runs that one).
     process = live(
         python("-m", "hotmod", "run", "--no-restart", "-v", target, "--flag"),
         cwd=project.root,

@@ -102,18 +102,22 @@ class LiveProcess:
             reader.start()
 
     def _read(self, name: str, stream: object) -> None:
+        # The reader owns its pipe and closes it at the end of the output, never before: a
+        # pipe closed while this read still waited (a grandchild holding it open) would free
+        # its number for the next test's pipe, and this thread would read that process's
+        # output (a "hotmod: reloaded" line lost from the next test's stderr, twice in CI).
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         fd = stream.fileno()  # type: ignore[attr-defined]
-        while True:
-            try:
+        try:
+            while True:
                 chunk = os.read(fd, 65536)
-            except OSError:  # closed by kill() while a grandchild still held the pipe open
-                chunk = b""
-            with self._cond:
-                self.text[name] += decoder.decode(chunk, final=not chunk)
-                self._cond.notify_all()
-            if not chunk:
-                return
+                with self._cond:
+                    self.text[name] += decoder.decode(chunk, final=not chunk)
+                    self._cond.notify_all()
+                if not chunk:
+                    return
+        finally:
+            stream.close()  # type: ignore[attr-defined]
 
     def send(self, text: str) -> None:
         assert self.proc.stdin is not None
@@ -194,9 +198,8 @@ class LiveProcess:
             self.proc.wait(DEADLINE)
         for reader in self._readers:
             reader.join(2)  # read to the end, unless a grandchild still holds the pipe
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()  # stdout and stderr: closed by their readers (_read)
 
 
 @pytest.fixture
@@ -212,6 +215,47 @@ def live() -> Iterator[Callable[..., LiveProcess]]:
     yield start
     for process in started:
         process.kill()
+
+
+def test_a_killed_process_whose_grandchild_writes_on_takes_nothing_of_the_next_ones_output(
+    tmp_path: Path,
+) -> None:
+    """The harness itself: every line a process writes reaches its own LiveProcess, even when
+    the process before it was killed and left a child holding its pipes (a server's worker,
+    a supervised target) that writes after the kill."""
+    flag = tmp_path / "flag"
+    grandchild = (
+        "import pathlib, sys, time\n"
+        f"while not pathlib.Path({str(flag)!r}).exists(): time.sleep(0.01)\n"
+        "for i in range(50):\n"
+        "    print('late', flush=True); print('late', file=sys.stderr, flush=True)\n"
+        "    time.sleep(0.01)\n"
+    )
+    parent = (
+        f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {grandchild!r}]); "
+        "print('up', flush=True); time.sleep(60)"
+    )
+    first = LiveProcess([sys.executable, "-c", parent], cwd=tmp_path, env=subprocess_env())
+    assert first.line() == "up"
+    first.kill()  # the grandchild still holds the pipes: the readers wait on
+    second = LiveProcess(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfor line in sys.stdin:\n    print(line, end='', "
+            "flush=True); print(line, end='', file=sys.stderr, flush=True)\n",
+        ],
+        cwd=tmp_path,
+        env=subprocess_env(),
+    )
+    flag.touch()  # the grandchild writes while the second process does
+    for i in range(100):
+        second.send(f"{i}\n")
+        assert second.line() == str(i)
+    second.close_stdin()
+    assert second.finish() == 0
+    assert second.text["stderr"].split() == [str(i) for i in range(100)]
+    assert "late" not in second.text["stdout"] + second.text["stderr"]
 
 
 def copy_example(tmp_path: Path, *names: str) -> Path:

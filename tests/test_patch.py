@@ -866,6 +866,59 @@ def test_replaced_function_takes_the_newest_line_at_every_reload(
     }
 
 
+def test_function_held_since_start_takes_every_later_versions_arguments_and_defaults(
+    project: Project,
+) -> None:
+    # The original object forwards through the same box as every later version: at the
+    # third version it must accept that version's parameters and use its defaults, not keep
+    # the second's (it rejected a keyword the third added and passed the second's default),
+    # and a failed reload puts the second version's state back. The version each reload
+    # replaces takes the new signature and line; older ones forward any arguments.
+    project.write({"pkg/__init__.py": "", "pkg/m.py": "def f():\n    return 0\n"})
+    out = project.result(
+        """
+        import inspect, traceback, pkg.m
+        original = pkg.m.f
+        r = hotmod.Reloader("pkg")
+
+        def state(func):
+            return [str(inspect.signature(func)), func.__code__.co_filename == "<hotmod forward>"]
+
+        edit("pkg/m.py", "return 0", "return 1")
+        assert r.reload("pkg.m").ok
+        second_version = pkg.m.f
+        second = state(original)
+        edit("pkg/m.py", "def f():\\n    return 1", "\\n\\ndef f(x=5):\\n    return (2, x)")
+        assert r.reload("pkg.m").ok
+        third = [*state(original), *state(second_version)]
+        called = [original(x=3), original(), second_version()]
+        edit("pkg/m.py", "return (2, x)", "return (3, x)\\nraise ValueError('broken')")
+        failed = r.reload("pkg.m")
+        after_rollback = [*state(original), original(x=3), original()]
+        edit("pkg/m.py", "raise ValueError('broken')", "def g(x):\\n    raise KeyError(x)")
+        edit("pkg/m.py", "def f(x=5):\\n    return (3, x)", "def f(x=7):\\n    return g(x)")
+        assert r.reload("pkg.m").ok
+        try:
+            original()
+        except KeyError as exc:
+            frames = [(f.name, f.lineno, f.line) for f in traceback.extract_tb(exc.__traceback__)]
+            key = exc.args[0]
+        emit(second=second, third=third, called=called, failed=failed.rolled_back,
+             after_rollback=after_rollback, key=key, frames=frames[2:])
+        """
+    )
+    # the files start with the RECORD line (conftest)
+    assert out == {
+        "second": ["()", False],
+        "third": ["(*args, **kwargs)", True, "(x=5)", False],
+        "called": [[2, 3], [2, 5], [2, 5]],
+        "failed": True,
+        "after_rollback": ["(*args, **kwargs)", True, [2, 3], [2, 5]],
+        "key": 7,
+        "frames": [["f", 5, "return g(x)"], ["g", 7, "raise KeyError(x)"]],
+    }
+
+
 # -- transaction -------------------------------------------------------------------------------
 
 

@@ -63,13 +63,17 @@ _HAS_TYPE_PARAMS = hasattr(FunctionType, "__type_params__")  # 3.12
 class _Box:
     """What every older version of a function calls: ``fn``, the newest version."""
 
-    __slots__ = ("fn", "trampoline")
+    __slots__ = ("fn", "generic", "latest", "trampoline")
 
     def __init__(self, fn: FunctionType) -> None:
         self.fn = fn
         # the last trampoline made for this box, with what it was made from: the next reload
         # of an unchanged definition takes the same code object
         self.trampoline: tuple[CodeType, tuple[object, ...], CodeType] | None = None
+        # the versions the last reload made forward here, with ``fn``'s signature: at the
+        # next one they go over to forwarding any arguments (see ``_generic_code``)
+        self.latest: list[weakref.ref[FunctionType]] = []
+        self.generic: tuple[tuple[object, ...], CodeType] | None = None  # likewise
 
 
 # newest function -> the box that every older version of it calls through: when the newest is
@@ -103,19 +107,39 @@ def _is(value: object, kind: type[_T]) -> TypeIs[_T]:
     return issubclass(type(value), kind)
 
 
+def _kind(code: CodeType) -> str:
+    flags = code.co_flags
+    if flags & _CO_COROUTINE:
+        return "async"
+    if flags & _CO_GENERATOR:
+        return "gen"
+    return "agen" if flags & _CO_ASYNC_GENERATOR else ""
+
+
+async def _any_async(*args: Any, **kwargs: Any) -> None: ...
+
+
+def _any_gen(*args: Any, **kwargs: Any) -> Iterator[None]:
+    yield
+
+
+async def _any_agen(*args: Any, **kwargs: Any) -> Any:
+    yield
+
+
+# a signature of each kind that takes any arguments, for _generic_state
+_generic_codes: dict[str, CodeType] = {
+    "": (lambda *args, **kwargs: None).__code__,
+    "async": _any_async.__code__,
+    "gen": _any_gen.__code__,
+    "agen": _any_agen.__code__,
+}
+
+
 def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
     """A code object with ``code``'s signature and ``nfree`` free variables whose body calls
     the placeholder constant with the same arguments (cached per shape)."""
-    flags = code.co_flags
-    kind = (
-        "async"
-        if flags & _CO_COROUTINE
-        else "gen"
-        if flags & _CO_GENERATOR
-        else "agen"
-        if flags & _CO_ASYNC_GENERATOR
-        else ""
-    )
+    kind = _kind(code)
     nargs, posonly, kwonly = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
     names = code.co_varnames
     varargs = names[nargs + kwonly] if code.co_flags & _CO_VARARGS else None
@@ -235,6 +259,28 @@ def _forward_state(old: FunctionType, new: FunctionType, box: _Box) -> tuple[Any
     ``__dict__``)."""
     state = _function_state(new)
     return (_trampoline(old, new, box), *state[1:])
+
+
+def _generic_code(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
+    """The code that makes ``old`` forward any arguments to whatever ``box.fn`` is, for good:
+    a version older than the one a reload replaces (held since before an earlier reload)
+    would otherwise keep the signature and defaults of the version after it, and reject or
+    fill in arguments the newest one takes differently. Its frame in a traceback is ``<hotmod
+    forward>``, named after the function (cached on the box)."""
+    code = new.__code__
+    qualname: str | None = getattr(code, "co_qualname", None)  # 3.11
+    key = (_kind(code), len(old.__code__.co_freevars), code.co_name, qualname)
+    made = box.generic
+    if made is not None and made[0] == key:
+        return made[1]
+    template = _trampoline_template(_generic_codes[key[0]], key[1])
+    consts = tuple(box if c == _PLACEHOLDER and type(c) is str else c for c in template.co_consts)
+    changes: dict[str, Any] = {"co_consts": consts, "co_name": code.co_name}
+    if qualname is not None:
+        changes["co_qualname"] = qualname
+    generic = template.replace(**changes)
+    box.generic = (key, generic)
+    return generic
 
 
 def _functions_of(value: object) -> Iterator[tuple[str, FunctionType]]:
@@ -414,13 +460,25 @@ class Patcher:
             previous = box.fn
             box.fn = new
             _forwarders[new] = box
+            older = [f for ref in box.latest if (f := ref()) is not None and f is not old]
+            saved_latest = box.latest
+            box.latest = [weakref.ref(old)]
         state = _function_state(old)
         _set_function_state(old, _forward_state(old, new, box))
+        # Each older version goes over once (its signature, defaults: its other attributes
+        # stay), so a reload costs the same however many versions are alive.
+        converted = [(f, f.__code__, f.__defaults__, f.__kwdefaults__) for f in older]
+        for f in older:
+            f.__code__ = _generic_code(f, new, box)
+            f.__defaults__ = f.__kwdefaults__ = None
 
         def restore() -> None:
+            for f, code, defaults, kwdefaults in reversed(converted):
+                f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
             _set_function_state(old, state)
             with _forwarders_lock:
                 box.fn = previous
+                box.latest = saved_latest
                 _forwarders.pop(new, None)
                 if shared:
                     _forwarders[old] = box

@@ -271,6 +271,33 @@ def test_an_emptied_file_between_two_writes_is_never_executed(project: Project) 
     assert out == {"ok": [True], "value": 2}
 
 
+def test_a_writer_stalled_between_truncating_and_writing_never_runs_an_empty_module(
+    project: Project,
+) -> None:
+    """An in-place save whose writer stalls after truncating the file, several debounces
+    long (a loaded machine: it failed in CI that way): the empty file is not executed, the
+    one reload runs the text written after the stall."""
+    project.write(PACKAGE)
+    out = run_one(
+        project,
+        """
+        import pkg.user
+        seen = []
+        def record(result):
+            on_reload(result)
+            seen.append(getattr(module("pkg.mod"), "VALUE", "no VALUE"))
+        with hotmod.Reloader("pkg", on_reload=record, debounce=0.05) as r:
+            with open("pkg/mod.py", "w") as f:  # truncated
+                time.sleep(0.3)                  # six debounces, under max_delay (0.5 s)
+                f.write("VALUE = 2\\ndef f():\\n    return VALUE\\n")
+            wait_reloads(1)
+            no_more_reloads(1)
+        emit(ok=[res.ok for res in results()], seen=seen, value=module("pkg.user").g())
+        """,
+    )
+    assert out == {"ok": [True], "seen": [2], "value": 2}
+
+
 def test_burst_of_200_changed_files_reloads_at_most_twice(project: Project) -> None:
     n = 200
     files = {"pkg/__init__.py": ""}
@@ -624,8 +651,9 @@ def test_a_file_found_empty_after_a_complete_save_waits_for_the_debounce(
     """The watcher said a save was complete (or a rescan after start() or an event overflow
     compares every file), but the file is empty when read: an in-place save truncated it
     meanwhile (its events not handled yet). Executing it would run an empty module; it is
-    tried again after the debounce, and applied then if it is still empty. (What the watcher
-    reports is injected: the race with its own thread cannot be timed in a test.)"""
+    looked at again after each debounce, and applied once it has stayed empty for
+    max_delay(debounce), 2 s here. (What the watcher reports is injected: the race with its
+    own thread cannot be timed in a test.)"""
     project.write(PACKAGE)
     out = run_one(
         project,

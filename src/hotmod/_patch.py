@@ -127,7 +127,7 @@ async def _any_agen(*args: Any, **kwargs: Any) -> Any:
     yield
 
 
-# a signature of each kind that takes any arguments, for _generic_state
+# a signature of each kind that takes any arguments, for _generic_code
 _generic_codes: dict[str, CodeType] = {
     "": (lambda *args, **kwargs: None).__code__,
     "async": _any_async.__code__,

@@ -29,7 +29,7 @@ from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly, o
 from hotmod._observed import install as observe_imports
 from hotmod._observed import observed_count, observed_since
 from hotmod._result import ReloadResult, user_traceback
-from hotmod._scheduler import RESCAN_ALL, Scheduler
+from hotmod._scheduler import RESCAN_ALL, Scheduler, max_delay
 from hotmod._sources import LOADED, SourceStore, SourceVersion, read_source, runs_current_file
 from hotmod._transaction import Transaction
 from hotmod.adapters._base import Adapter, AdapterRun, check_adapters
@@ -201,9 +201,8 @@ class Reloader:
         self._thread: threading.Thread | None = None
         self._missing: set[str] = set()  # deleted (or renamed) module files, warned about
         self._failed: dict[str, bytes] = {}  # path -> digest of the content that failed
-        # watched files found empty once where an event said a save was complete: deferred
-        # for a debounce (see _apply_paths)
-        self._emptied: set[str] = set()
+        # watched files found empty -> when first found so: deferred (see _apply_paths)
+        self._emptied: dict[str, float] = {}
         # Processes forked while running: the pipes the watcher's paths are copied into. In a
         # forked child, the pipe from the parent (its watcher's paths), read at check() or by
         # a reader thread (background=True), with a pipe to wake that thread at stop().
@@ -1109,16 +1108,21 @@ class Reloader:
                 if path in reported:
                     logger.debug("%s saved without a change: nothing to reload", path)
                 continue
-            if not found[0] and record.path not in self._emptied:
-                # Empty where the watcher's last event said complete, or found by a rescan: an
-                # in-place save that truncated the file after that (its own events not handled
-                # yet) looks exactly like this, and executing it would run an empty module.
-                # Tried again after the debounce: a file really emptied is applied then.
-                self._emptied.add(record.path)
-                self._scheduler.add([(record.path, False)], forward=False)
-                logger.debug("%s is empty: applied if it still is after the debounce", path)
-                continue
-            self._emptied.discard(record.path)
+            if not found[0]:
+                # An in-place save truncates the file, then writes it: read in between (the
+                # debounce ran out while the writer stalled, or the last event handled was
+                # an earlier save's close), it would run an empty module. The watcher never
+                # calls an empty file complete, so nothing says when a file is emptied for
+                # good: it is applied once it has stayed empty for max_delay(debounce), and
+                # looked at again after each debounce until then.
+                now = time.monotonic()
+                since = self._emptied.setdefault(record.path, now)
+                if now - since < max_delay(self._scheduler.debounce):
+                    self._scheduler.add([(record.path, False)], forward=False)
+                    if since == now:
+                        logger.debug("%s is empty: applied if it stays so", path)
+                    continue
+            self._emptied.pop(record.path, None)
             if self._failed.get(record.path) == found[1].digest:
                 # Another event for the content whose reload just failed (it was reported
                 # once): tried again when it changes, or when a change re-executes it.

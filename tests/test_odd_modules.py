@@ -565,8 +565,11 @@ import pkg.api, pkg.other
 r = hotmod.Reloader("pkg", background=False).start()
 edit("pkg/other.py", "X = 1", "X = 2")
 wait_seen(r)  # the watcher saw the edit, written: check() would apply it now
-builtins.RELOADER = r
 edit("pkg/config.py", "VALUE = 1", "VALUE = 2")
+# seen written too: while its events are still arriving, check() would leave every pending
+# change pending (a file being written), and the later check() could come before its close
+wait_seen(r)
+builtins.RELOADER = r
 result = r.reload("pkg.config")
 del builtins.RELOADER
 later = r.check()

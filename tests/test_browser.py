@@ -199,6 +199,31 @@ def test_page_reloads_once_after_the_server_restarted(
     assert page.wait("window.__hotmod__ && window.__hotmod__.boot") != first
 
 
+@pytest.mark.browser
+def test_page_served_just_before_a_restart_reloads_at_the_new_servers_first_hello(
+    tmp_path: Path, live: Callable[..., LiveProcess], page: Page
+) -> None:
+    """The server restarts before the page's event stream first connected (it is blocked
+    here, as a loaded machine can delay it): the page never heard the old server, and its
+    first hello comes from a boot made after the page was served, so it reloads."""
+    root, _, views, _ = prepare(tmp_path, "flask")
+    server = live(python("serve.py", "--port", "0"), cwd=root)
+    port = re.search(r"http://127\.0\.0\.1:(\d+)", server.line())
+    assert port is not None
+    base = f"http://127.0.0.1:{port.group(1)}"
+    page.send("Network.enable")
+    page.send("Network.setBlockedURLs", urls=["*/__hotmod__/events*"])
+    page.goto(f"{base}/page")
+    page.wait("window.__hotmod__ && window.__hotmod__.boot")
+    page.eval("window.__marker__ = 1")
+    server.kill()
+    edit(views, "Flask page", "After restart")
+    live(python("serve.py", "--port", port.group(1)), cwd=root).line()
+    page.send("Network.setBlockedURLs", urls=[])
+    page.wait(f"{TITLE} === 'After restart'", timeout=40)
+    assert page.eval("window.__marker__") is None
+
+
 # -- HTTP level (no browser) -------------------------------------------------------------------
 
 COMPARE = """

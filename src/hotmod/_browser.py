@@ -73,8 +73,11 @@ _MAX_BODY = 8 * 1024 * 1024
 _CONTEXT_LINES = 3  # lines shown above and below the failing line
 
 # The boot id of this server: kept by forked workers (``--preload``: one id for the tree), new
-# in a restarted process. A page that reconnects to another boot id reloads once.
+# in a restarted process. A page that reconnects to another boot id reloads once. With it, the
+# wall-clock time it was made (ms): a page whose first stream answers from a boot made after
+# the page was served reloads too (the server restarted before the page's stream connected).
 BOOT_ID = uuid.uuid4().hex[:12]
+BOOT_MS = int(time.time() * 1000)
 
 
 _CLIENT_JS = (Path(__file__).with_name("_browser_client.js")).read_bytes()
@@ -279,6 +282,7 @@ class BrowserReload:
             {
                 "kind": "hello",
                 "boot": BOOT_ID,
+                "booted": BOOT_MS,
                 "pid": os.getpid(),
                 "version": applied_reloads(),
                 "error": self.hub.error,
@@ -289,8 +293,8 @@ class BrowserReload:
         """The script tag for a page of the process (``root``: the app's mount point)."""
         return (
             f'<script src="{_attr(root + CLIENT_PATH)}" data-hotmod-boot="{BOOT_ID}" '
-            f'data-hotmod-pid="{os.getpid()}" data-hotmod-version="{applied_reloads()}">'
-            "</script>"
+            f'data-hotmod-pid="{os.getpid()}" data-hotmod-version="{applied_reloads()}" '
+            f'data-hotmod-served="{int(time.time() * 1000)}"></script>'
         ).encode()
 
     @staticmethod

@@ -8,6 +8,7 @@
     boot: script.getAttribute("data-hotmod-boot"),
     pid: script.getAttribute("data-hotmod-pid"),
     version: script.getAttribute("data-hotmod-version"),
+    served: Number(script.getAttribute("data-hotmod-served")),
   };
   var versions = {};  // pid -> the version of the code that process last said it runs
   versions[page.pid] = page.version;
@@ -86,7 +87,12 @@
 
   function hello(data) {
     var pid = String(data.pid);
-    var restarted = data.boot !== state.boot && !state.planned;
+    // Another boot id: the server was restarted, unless the stream was expected to end
+    // ("bye") or this is the page's first hello (another worker of a server whose workers
+    // each import the app). Either way, a boot made after this page was served is a restart:
+    // the server restarted before the page's stream connected.
+    var restarted =
+      data.boot !== state.boot && (!state.planned || Number(data.booted) > page.served);
     var missed = pid in versions && versions[pid] !== String(data.version);
     state.boot = data.boot;
     versions[pid] = String(data.version);

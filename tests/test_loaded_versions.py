@@ -178,6 +178,47 @@ def test_module_imported_after_hotmod_and_edited_before_the_reloader_is_applied(
     }
 
 
+def test_an_edit_saved_within_a_clock_tick_of_the_import_is_applied(project: Project) -> None:
+    """Files are stamped with the kernel's clock as of its last tick (1-10 ms behind
+    ``time.time()``): a same-size edit saved just after the import can carry a time before the
+    import's, and the very time the ``.pyc`` was written. Simulated by noting the import 30 ms
+    late: the edit must still not be taken for what the module runs. (Found when the index was
+    first built in a thread: the edit of a module imported just before was kept as loaded.)"""
+    out = run(
+        project,
+        """
+        import importlib.util, types
+        import hotmod._observed as observed
+        real = time.time
+        observed.time = types.SimpleNamespace(time=lambda: real() + 0.03)
+        while real() % 1 > 0.7:  # one second for the whole scenario: the .pyc keeps seconds
+            time.sleep(0.01)
+        source = Path("pkg/a.py")
+        os.utime(source)  # written now, as a file saved just before the import
+        import pkg.b, pkg.c
+        pyc = Path(importlib.util.cache_from_source(str(source.resolve())))
+        written = pyc.stat().st_mtime_ns
+        edit("pkg/a.py", "VALUE = 1", "VALUE = 7")  # same size
+        os.utime(source, ns=(written, written))  # stamped in the tick the .pyc was written in
+        header = pyc.read_bytes()[8:16]
+        same = (int.from_bytes(header[:4], "little"), int.from_bytes(header[4:], "little")) == (
+            int(source.stat().st_mtime), source.stat().st_size)
+        reset()
+        r = hotmod.Reloader("pkg", background=False).start()
+        result = r.check()
+        r.stop()
+        emit(header_matches=same, value=b_now(), executed=executed(),
+             changed=[p.name for p in result.changed] if result else None)
+        """,
+    )
+    assert out == {
+        "header_matches": True,
+        "value": ["old", 7],
+        "executed": ["pkg.a", "pkg.b"],
+        "changed": ["a.py"],
+    }
+
+
 def test_unchanged_modules_are_not_reexecuted_when_watching_starts(project: Project) -> None:
     out = run(
         project,

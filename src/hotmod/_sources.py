@@ -152,8 +152,9 @@ def runs_current_file(
     module once, which at worst re-executes it unchanged). Both must hold:
 
     1. The file has not changed since before the module was imported: its last change (the
-       later of mtime and, outside Windows, ctime, which no tool can set back) is older than a
-       time before the import: when the import system last looked for the module while it was
+       later of mtime and, outside Windows, ctime, which no tool can set back) is older, by
+       more than the file system's time stamps can lag (``_stamp_margin``), than a time before
+       the import: when the import system last looked for the module while it was
        not loaded (noted from hotmod's import on), else the process start (known on Linux).
     2. Its ``.pyc`` does not disagree: the source mtime and size (or hash) recorded in the
        header of ``__cached__`` are the file's now. This also catches an edit after the import
@@ -174,9 +175,21 @@ def runs_current_file(
         except OSError:
             return False
     last_change = st.st_mtime if os.name == "nt" else max(st.st_mtime, st.st_ctime)
-    if last_change >= since:
+    if last_change >= since - _stamp_margin(st):
         return False
     return not _bytecode_disagrees(module, path, st, data)
+
+
+def _stamp_margin(st: os.stat_result) -> float:
+    """How much earlier than the moment of a change its file's times can read.
+
+    Files are stamped with the kernel's clock as of its last tick (Linux: 1-10 ms behind
+    ``time.time()``; Windows: up to 16 ms), so a change saved within a tick after the import
+    began can carry a time before it; some file systems keep whole seconds (FAT: two). Such a
+    change would pass condition 1 of ``runs_current_file``, and a same-size one made in the
+    same tick as the ``.pyc`` would pass condition 2 too.
+    """
+    return 2.0 if st.st_mtime_ns % 1_000_000_000 == 0 else 0.05
 
 
 def _bytecode_disagrees(module: object, path: str, st: os.stat_result, data: bytes | None) -> bool:

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import hotmod
@@ -46,6 +47,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hotmod-demo-") as tmp:
         root = Path(tmp).resolve()
         build(root)
+        # A file saved within a few milliseconds before its import cannot be told from one
+        # saved just after it (file times lag the clock by up to a tick), and is reloaded once
+        # when watching starts. The package just written here waits out that margin, as the
+        # files of a real project are long older than the process.
+        time.sleep(0.05)
         sys.path.insert(0, tmp)
         cart = importlib.import_module("shop.cart")
         importlib.import_module("shop.catalog")

@@ -181,8 +181,8 @@ def test_module_imported_after_hotmod_and_edited_before_the_reloader_is_applied(
 def test_an_edit_saved_within_a_clock_tick_of_the_import_is_applied(project: Project) -> None:
     """Files are stamped with the kernel's clock as of its last tick (1-10 ms behind
     ``time.time()``): a same-size edit saved just after the import can carry a time before the
-    import's, and the very time the ``.pyc`` was written. Simulated by noting the import 30 ms
-    late: the edit must still not be taken for what the module runs. (Found when the index was
+    import's, and the very time the ``.pyc`` was written. Simulated by noting the import 10 ms
+    late (a tick of Linux at HZ=100): the edit must still not be taken for what the module runs. (Found when the index was
     first built in a thread: the edit of a module imported just before was kept as loaded.)"""
     out = run(
         project,
@@ -190,7 +190,7 @@ def test_an_edit_saved_within_a_clock_tick_of_the_import_is_applied(project: Pro
         import importlib.util, types
         import hotmod._observed as observed
         real = time.time
-        observed.time = types.SimpleNamespace(time=lambda: real() + 0.03)
+        observed.time = types.SimpleNamespace(time=lambda: real() + 0.01)
         while real() % 1 > 0.7:  # one second for the whole scenario: the .pyc keeps seconds
             time.sleep(0.01)
         source = Path("pkg/a.py")

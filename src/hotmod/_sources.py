@@ -189,7 +189,7 @@ def _stamp_margin(st: os.stat_result) -> float:
     change would pass condition 1 of ``runs_current_file``, and a same-size one made in the
     same tick as the ``.pyc`` would pass condition 2 too.
     """
-    return 2.0 if st.st_mtime_ns % 1_000_000_000 == 0 else 0.05
+    return 2.0 if st.st_mtime_ns % 1_000_000_000 == 0 else 0.02
 
 
 def _bytecode_disagrees(module: object, path: str, st: os.stat_result, data: bytes | None) -> bool:

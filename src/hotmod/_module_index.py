@@ -69,7 +69,9 @@ class ModuleIndex:
         self._real_dirs: dict[str, str] = {}
         self.packages: tuple[str, ...] = tuple(_check_package_name(p) for p in packages)
         self._prefixes = tuple(f"{p}." for p in self.packages)
+        paths = tuple(paths)
         self.paths: tuple[Path, ...] = tuple(self._check_path(p) for p in paths)
+        self._given_paths = tuple(os.fspath(p) for p in paths)  # as written (stat_files)
         self._path_prefixes = tuple(os.path.join(str(p), "") for p in self.paths)
         roots: list[Path] = list(self.paths)
         for package in self.packages:
@@ -157,6 +159,44 @@ class ModuleIndex:
         if self.is_system_path(real) or real.startswith(HOTMOD_DIR):
             return None
         return ModuleRecord(name, real, "__path__" in namespace, self._next_seq)
+
+    def stat_files(self, modules: Mapping[str, object]) -> dict[str, tuple[object, os.stat_result]]:
+        """The stat of the file of each module object in ``modules`` that may be watched,
+        taken now, by name, with the module object it was taken for.
+
+        Cheap (the name, or the file's path as written, is all that is looked at; no path is
+        normalised): it runs on the start-up path, so that the index, built later in another
+        thread, judges what each module runs by its file as it was when the Reloader was
+        created. A module it passes over is stat when the index examines it.
+        """
+        stats: dict[str, tuple[object, os.stat_result]] = {}
+        raw_prefixes = self._path_prefixes + tuple(
+            os.path.join(os.path.abspath(p), "") for p in self._given_paths
+        )
+        packages, prefixes, stat = self.packages, self._prefixes, os.stat
+        for name, module in list(modules.items()):
+            if type(module) is not ModuleType and not issubclass(type(module), ModuleType):
+                continue  # type(): never evaluate a lazy object
+            namespace = module.__dict__
+            spec = namespace.get("__spec__")
+            if type(spec) is ModuleSpec or isinstance(spec, ModuleSpec):
+                # ``has_location``, without the property's call
+                origin = spec.origin if spec._set_fileattr else None  # type: ignore[attr-defined]
+            else:
+                origin = namespace.get("__file__")
+            if not isinstance(origin, str) or not origin.endswith(".py"):
+                continue
+            if (
+                name not in packages
+                and not name.startswith(prefixes)
+                and not (raw_prefixes and origin.startswith(raw_prefixes))
+            ):
+                continue
+            try:
+                stats[name] = (module, stat(origin))
+            except OSError:
+                continue
+        return stats
 
     # -- updates ---------------------------------------------------------------------------
 

@@ -42,6 +42,26 @@ __all__ = ["Reloader", "applied_reloads"]
 
 logger = logging.getLogger("hotmod")
 
+# Fewer files than this to index: indexed by Reloader() itself (a thread costs more than it
+# saves). Tests set it to 0 or to a large number.
+_BUILD_IN_THREAD_FROM = 64
+# The threads building an index now: a fork waits for them (the child would inherit a lock
+# held by a thread it does not have).
+_builders: set[threading.Thread] = set()
+_builders_lock = threading.Lock()
+
+
+def _finish_builds() -> None:
+    with _builders_lock:
+        building = list(_builders)
+    for thread in building:
+        if thread is not threading.current_thread():
+            thread.join()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_builds)
+
 _applied = 0  # reloads applied in this process (a forked child starts from its parent's count)
 _applied_lock = threading.Lock()
 
@@ -191,7 +211,7 @@ class Reloader:
         self._parsed: dict[str, tuple[bytes, bool, frozenset[str], frozenset[str]]] = {}
         self._last_plan: tuple[frozenset[str], int, list[tuple[str, ...]], list[str]] | None = None
         self._sources = SourceStore()
-        self._imports = ImportCache(self._index.roots, default_cache_dir())
+        self._imports: ImportCache  # loaded by _build_index
         self._codes = CodeCache()
         self._lock = threading.RLock()  # one reload at a time; guards graph/index/sources
         self._reloading = False
@@ -212,9 +232,71 @@ class Reloader:
         self._wake: tuple[int, int] | None = None
         # The paths the watcher (or the parent process) reported and when they are due.
         self._scheduler = Scheduler(float(debounce), self._children.send)
-        with self._lock:
-            self._refresh_index(force=True)
-            self._imports.save()
+        # The index and the graph are built in a thread of their own, off the start-up path:
+        # it holds the reloader's lock from before this returns until they are complete, so
+        # whatever needs them (a reload, check(), the graph, a fork) waits for it, and only
+        # then. What each module runs is judged by its file as stat here, however late the
+        # thread gets to it. Built here when a reload is executing (hotmod.watch() called by
+        # re-executed code judges by what that reload runs) or few modules are loaded.
+        self._builder: threading.Thread | None = None
+        stats = self._index.stat_files(self._live)
+        if len(stats) < _BUILD_IN_THREAD_FROM or LOADED.busy:
+            with self._lock:
+                self._build_index(stats)
+        else:
+            held = threading.Event()
+            self._builder = threading.Thread(
+                target=self._build_in_thread,
+                args=(stats, held),
+                name=f"hotmod-index-{'-'.join(self.packages)}",
+                daemon=True,
+            )
+            with _builders_lock:
+                _builders.add(self._builder)
+            self._builder.start()
+            held.wait()
+
+    def _build_index(self, stats: dict[str, tuple[object, os.stat_result]]) -> None:
+        started = time.perf_counter()
+        self._imports = ImportCache(self._index.roots, default_cache_dir())
+        self._refresh_index(force=True, stats=stats)
+        self._imports.save()
+        logger.debug(
+            "indexed %d modules of %s in %.1f ms",
+            len(self._index),
+            ", ".join(self.packages) or ", ".join(map(str, self.paths)),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _build_in_thread(
+        self, stats: dict[str, tuple[object, os.stat_result]], held: threading.Event
+    ) -> None:
+        try:
+            with self._lock:
+                held.set()
+                try:
+                    self._build_index(stats)
+                except Exception:  # a bug of hotmod: said, as the reloads may miss modules
+                    logger.exception(
+                        "building the index of %s failed: reloads may miss modules; restart, "
+                        "and please report this",
+                        ", ".join(self.packages) or ", ".join(map(str, self.paths)),
+                    )
+        finally:
+            held.set()
+            with self._state_lock:
+                self._builder = None
+                announce = self._state is State.RUNNING
+            with _builders_lock:
+                _builders.discard(threading.current_thread())
+            if announce:
+                self._log_watching()
+
+    def _wait_built(self) -> None:
+        """Wait for the index (see __init__): the thread building it holds the lock."""
+        if self._builder is not None:
+            with self._lock:
+                pass
 
     # -- public API ------------------------------------------------------------------------
 
@@ -241,6 +323,7 @@ class Reloader:
     @property
     def graph(self) -> ImportGraph:
         """The import graph of the watched modules (``dependencies()``, ``dependents()``)."""
+        self._wait_built()
         if self._unparsed or observed_count() != self._observed_at:
             with self._lock:
                 self._parse_pending()
@@ -259,7 +342,8 @@ class Reloader:
 
     def __repr__(self) -> str:
         names = ", ".join(repr(p) for p in self.packages)
-        return f"<hotmod.Reloader({names}) {self._state.value}, {len(self._index)} modules>"
+        size = "indexing" if self._builder is not None else f"{len(self._index)} modules"
+        return f"<hotmod.Reloader({names}) {self._state.value}, {size}>"
 
     def reload(self, *targets: Target) -> ReloadResult:
         """Reload modules now, in the caller's thread, whether or not their files changed.
@@ -357,6 +441,12 @@ class Reloader:
                 self._thread = self._start_thread(self._apply_loop, "reloader")
             self._state = State.RUNNING
             track(self)
+            announce = self._builder is None  # else the thread building the index says it
+        if announce:
+            self._log_watching()
+        return self
+
+    def _log_watching(self) -> None:
         logger.info(
             "watching %s (%d modules, %s%s)",
             ", ".join(self.packages) or ", ".join(map(str, self.paths)),
@@ -364,7 +454,6 @@ class Reloader:
             "polling" if self.polling else "native events",
             "" if self.background else ", applied at check()",
         )
-        return self
 
     def stop(self) -> None:
         """Stop watching and join the background thread; idempotent.
@@ -893,7 +982,15 @@ class Reloader:
 
     # -- index -----------------------------------------------------------------------------
 
-    def _refresh_index(self, *, force: bool = False, names: Iterable[str] | None = None) -> None:
+    def _refresh_index(
+        self,
+        *,
+        force: bool = False,
+        names: Iterable[str] | None = None,
+        stats: dict[str, tuple[object, os.stat_result]] | None = None,
+    ) -> None:
+        """Index the modules imported since the last look (``stats``: their files' stat taken
+        earlier, by ``ModuleIndex.stat_files``, for the module objects it names)."""
         modules = all_modules()  # with sys.modules rebound, what only it holds too
         added, removed = self._index.sync(modules, force=force, names=names)
         for name in removed:
@@ -908,14 +1005,20 @@ class Reloader:
         cache = self._imports
         for record in added:
             # A file whose version the import cache knows is neither read nor parsed.
+            module = modules.get(record.name)
             st: os.stat_result | None
-            try:
-                st = os.stat(record.path)
-            except OSError:
-                continue
+            taken = stats.get(record.name) if stats is not None else None
+            if taken is not None and taken[0] is module:
+                st = taken[1]
+            else:
+                try:
+                    st = os.stat(record.path)
+                except OSError:
+                    continue
             key = stat_key(st)
             entry = cache.get(record.path, key, record.name, record.is_package)
             data: bytes | None = None
+            changed_since = False
             if entry is not None:
                 version = SourceVersion(key, entry[2])
             else:
@@ -923,15 +1026,21 @@ class Reloader:
                     data, version = read_source(record.path)
                 except OSError:
                     continue
-                st = None  # read_source took its own (the version's); the file may be newer
+                # read_source took its own stat (the version's). Not the one taken earlier:
+                # the file changed since, so the module is not known to run what was read.
+                changed_since = version.key != key
+                st = None
             # An edit must never be taken for what is running: the loaded version is the one
             # recorded when hotmod (any Reloader) last loaded or saw this module, else the file
             # as it is now only when the evidence shows the module was imported from it. Else
             # it stays unknown, and the module reloads at start() or at its next event (at
             # worst once for nothing).
-            module = modules.get(record.name)
             loaded = LOADED.get(record.name, module, record.path)
-            if loaded is None and runs_current_file(record.name, module, record.path, data, st):
+            if (
+                loaded is None
+                and not changed_since
+                and runs_current_file(record.name, module, record.path, data, st)
+            ):
                 loaded = version
                 LOADED.record(record.name, module, record.path, version)
             if loaded is not None:

@@ -117,6 +117,11 @@ class LoadedVersions:
             for name in versions:
                 self._executing.pop(name, None)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a reload is executing changed modules now (see ``executing``)."""
+        return bool(self._executing)
+
     def get(self, name: str, module: object, path: str) -> SourceVersion | None:
         """The version of ``path`` that ``module`` (the live module ``name``) runs, if known."""
         running = self._executing.get(name)

@@ -15,7 +15,7 @@ from conftest import Project
 
 pytestmark = pytest.mark.timeout(90)
 
-SIZE = 80  # above the size from which the index is built in a thread
+SIZE = 40  # above the size from which the index is built in a thread
 
 PKG = {
     "pkg/__init__.py": "",

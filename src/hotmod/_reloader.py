@@ -44,7 +44,7 @@ logger = logging.getLogger("hotmod")
 
 # Fewer files than this to index: indexed by Reloader() itself (a thread costs more than it
 # saves). Tests set it to 0 or to a large number.
-_BUILD_IN_THREAD_FROM = 64
+_BUILD_IN_THREAD_FROM = 16
 # The threads building an index now: a fork waits for them (the child would inherit a lock
 # held by a thread it does not have).
 _builders: set[threading.Thread] = set()

@@ -281,6 +281,9 @@ def _edits_through_an_adapter(server: object, site: Path) -> None:
             "polls/models.py", '"label-v0"', '"label-v9"' + BREAK, "/polls/label/", "label-v0"
         )
         edits.good("polls/models.py", '"label-v0"', '"label-v1"', "/polls/label/", "label-v1")
+        # the page rendered once first: Django imports the template libraries when it creates
+        # its template engine, and a reload does not create it (see the test below)
+        assert "HELLO-tag-v0" in server.get("/polls/tag/").body  # type: ignore[attr-defined]
         edits.good(
             "polls/templatetags/poll_extras.py",
             '"-tag-v0"',
@@ -369,6 +372,46 @@ def test_an_include_loaded_before_hotmod_still_serves_the_new_urlconf(site: Path
     assert "mysite.urls" not in result["reloaded"], result
     assert result["reverse"] == "/polls/extra-v1/"
     assert result["view"] is True
+
+
+ENGINES_UNTOUCHED = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+os.environ["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+import django
+django.setup()
+import hotmod, polls.views
+from django.template import engines
+r = hotmod.Reloader("mysite", "polls")
+from pathlib import Path
+tag = Path("polls/templatetags/poll_extras.py")  # not imported: no engine read it yet
+tag.write_text(tag.read_text().replace("-tag-v0", "-tag-v1"))
+view = r.reload("polls.views")
+created = sorted(engines._engines)
+from django.template import Template, Context
+out = Template("{% load poll_extras %}{{ 'hi'|shout }}").render(Context())
+print(json.dumps({"ok": view.ok, "created": created, "out": out}))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_reloads_before_the_first_render_create_no_template_engine(site: Path) -> None:
+    """A template engine reads every installed template library when it is created: one that
+    does not exist yet has nothing to refresh, and a reload does not create it (that was most
+    of the first reload's time). Created later, it uses the library running then."""
+    (site / "check.py").write_text(ENGINES_UNTOUCHED)
+    proc = subprocess.run(
+        [sys.executable, "check.py"],
+        cwd=site,
+        env=app.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result == {"ok": True, "created": [], "out": "HI-tag-v1"}
 
 
 def test_framework_adapters_are_not_imported_without_their_framework(project: Project) -> None:

@@ -114,6 +114,10 @@ class DjangoRegistries(Adapter[_State]):
         # module name -> module object already scanned for signals; the signals found
         self._scanned: dict[str, object] = {}
         self._signals: weakref.WeakSet[Signal] = weakref.WeakSet()
+        # The first scan walks the globals of every loaded module (a few ms): done now, when
+        # the first Reloader selects this adapter, not by the first reload. Later ones look
+        # only at modules imported (or replaced) since.
+        self._all_signals()
 
     # -- the three phases ------------------------------------------------------------------
 
@@ -315,16 +319,24 @@ def _clear_url_caches() -> None:
 
 
 def _engines() -> Iterable[Any]:
-    """The Django template engines: of ``TEMPLATES``, and the form renderer's."""
+    """The Django template engines created so far: of ``TEMPLATES``, and the form renderer's.
+
+    One not created yet has read no library: it reads those running when it is created. So
+    none is created here (Django creates them on first use, importing every installed
+    ``templatetags`` module: that was most of the first reload's time).
+    """
     from django.template import engines
     from django.template.backends.django import DjangoTemplates
 
-    found = [backend for backend in engines.all() if isinstance(backend, DjangoTemplates)]
+    created = list(getattr(engines, "_engines", {}).values())
+    found = [backend for backend in created if isinstance(backend, DjangoTemplates)]
     from django.forms.renderers import get_default_renderer
 
-    renderer_backend = getattr(get_default_renderer(), "engine", None)
-    if isinstance(renderer_backend, DjangoTemplates) and renderer_backend not in found:
-        found.append(renderer_backend)
+    if get_default_renderer.cache_info().currsize:  # the renderer exists
+        renderer = get_default_renderer()
+        renderer_backend = vars(renderer).get("engine")  # a cached_property, if computed
+        if isinstance(renderer_backend, DjangoTemplates) and renderer_backend not in found:
+            found.append(renderer_backend)
     return [backend.engine for backend in found]
 
 

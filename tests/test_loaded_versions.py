@@ -182,8 +182,9 @@ def test_an_edit_saved_within_a_clock_tick_of_the_import_is_applied(project: Pro
     """Files are stamped with the kernel's clock as of its last tick (1-10 ms behind
     ``time.time()``): a same-size edit saved just after the import can carry a time before the
     import's, and the very time the ``.pyc`` was written. Simulated by noting the import 10 ms
-    late (a tick of Linux at HZ=100): the edit must still not be taken for what the module runs. (Found when the index was
-    first built in a thread: the edit of a module imported just before was kept as loaded.)"""
+    late (a tick of Linux at HZ=100): the edit must still not be taken for what the module
+    runs. (Found when the index was first built in a thread: the edit of a module imported
+    just before was kept as loaded.)"""
     out = run(
         project,
         """

@@ -581,6 +581,51 @@ def test_event_queue_overflow_rescans_every_watched_file(project: Project) -> No
     }
 
 
+def test_a_save_begun_while_the_background_thread_waited_for_the_lock_waits_for_its_close(
+    project: Project,
+) -> None:
+    """The background thread found a change due, then waited for the reloader's lock (held by
+    a reload, or by the thread building the index at start-up); an in-place save begun
+    meanwhile is not executed half-written when it gets the lock: it waits for its close."""
+    project.write({**PACKAGE, "pkg/late.py": "VALUE = 1\n"})
+    out = run_one(
+        project,
+        """
+        import pkg.mod, pkg.late
+        r = hotmod.Reloader("pkg", debounce=0.5).start()  # applies in its own thread
+        deadline = time.monotonic() + 10
+        while r._scheduler and time.monotonic() < deadline:  # the comparison at start
+            time.sleep(0.01)
+        time.sleep(0.05)
+        with r._lock:  # a reload (or the build of the index) holds the lock
+            save("pkg/mod.py", "VALUE = 1", "VALUE = 5")  # complete: due after 5 ms
+            wait_seen(r)
+            time.sleep(0.05)  # the thread found it due: it waits for the lock
+            writer = open("pkg/late.py", "w")  # an in-place save, stalled after its first part
+            writer.write("VALUE = 2")
+            writer.flush()
+            _SAVED[:] = [os.path.realpath("pkg/late.py")]
+            deadline = time.monotonic() + 10
+            while os.path.realpath("pkg/late.py") not in {
+                os.path.realpath(p) for p in r._scheduler._pending
+            }:
+                assert time.monotonic() < deadline, "the watcher never saw the write"
+                time.sleep(0.002)
+        time.sleep(0.05)  # the thread has the lock: nothing is due before the close
+        values = [sys.modules["pkg.late"].VALUE, sys.modules["pkg.mod"].VALUE]
+        writer.write("00\\n")  # the save completes: VALUE = 200
+        writer.close()
+        deadline = time.monotonic() + 10
+        while sys.modules["pkg.late"].VALUE != 200 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        values += [sys.modules["pkg.late"].VALUE, sys.modules["pkg.mod"].VALUE]
+        r.stop()
+        emit(values=values)
+        """,
+    )
+    assert out == {"values": [1, 1, 200, 5]}
+
+
 # -- lifecycle: stop, context managers, check ---------------------------------------------
 
 

@@ -1150,7 +1150,10 @@ class Reloader:
             if not self._lock_unless_stopping():
                 return
             try:
-                self._apply_pending(raise_interrupt=False)
+                # written=True: due when wait_due() returned, but a save may have begun while
+                # this thread waited for the lock (another reload, the index being built): a
+                # file being written waits for its close or the debounce, as for check()
+                self._apply_pending(raise_interrupt=False, written=True)
             except BaseException:  # the watcher thread must survive anything
                 logger.exception("unexpected error while applying changes; still watching")
             finally:

@@ -167,6 +167,25 @@ def bump_mtime(path: Path, previous_s: int) -> int:
     return later
 
 
+def settle(reloader: Any, timeout: float = 30.0) -> None:
+    """Wait until a started Reloader is idle before the first timed edit: its index built (a
+    thread, from 16 modules), the comparison of every file with what was loaded that
+    ``start()`` queues applied, and a reload it caused finished. (A file a previous cell left
+    with an mtime in the future is reloaded by that comparison: a first edit made meanwhile
+    would take that reload's callback for its own.)"""
+    _ = reloader.graph  # reading the graph waits for the index
+    deadline = time.monotonic() + timeout
+    while reloader._scheduler:  # the reloader's queue of pending changes
+        if not reloader.background:
+            reloader.check()  # nothing applies them but check()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the reloader never became idle after start()")
+        time.sleep(0.01)
+    with reloader._lock:  # a reload in progress holds it
+        pass
+    time.sleep(0.3)
+
+
 def rss_bytes() -> int:
     """Current resident set size of this process (psutil, else /proc, else peak RSS)."""
     try:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import repeat, summarize
+from common import repeat, settle, summarize
 
 Config = dict[str, Any]
 Result = dict[str, Any]
@@ -386,7 +386,7 @@ def cell_real_watch(cfg: Config) -> Result:
     reloader = make_reloader(work, on_reload=on_reload)
     closure = closure_of(reloader, work.target)
     reloader.start()
-    time.sleep(0.3)
+    settle(reloader)
     samples: dict[str, list[int]] = {"save_to_live": [], "reported": [], "callbacks": []}
     stale: list[int] = []
     extra: list[int] = []

@@ -34,7 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import bump_mtime, highest_value, linear_slope, repeat, rss_bytes, set_value, summarize
+from common import (
+    bump_mtime,
+    highest_value,
+    linear_slope,
+    repeat,
+    rss_bytes,
+    set_value,
+    settle,
+    summarize,
+)
 from generate import PackageSpec, load_spec
 from real import CELLS as REAL_CELLS
 
@@ -413,7 +422,7 @@ def cell_watch(cfg: Config) -> Result:
     timeouts = 0
     reloader = make_reloader(work, debounce=debounce, on_reload=on_reload)
     reloader.start()
-    time.sleep(0.3)
+    settle(reloader)
 
     def one(keep: bool) -> None:
         nonlocal timeouts
@@ -528,7 +537,7 @@ def cell_check(cfg: Config) -> Result:
     calls = int(cfg.get("calls", 2000))
     reloader = make_reloader(work, background=False)
     reloader.start()
-    time.sleep(0.3)
+    settle(reloader)
     samples: list[float] = []
     non_none = 0
 

@@ -71,6 +71,55 @@ emit(label=pkg.m.Model().label(), alive=versions("pkg.m"))
     assert out == {"label": "v3", "alive": 1}
 
 
+def test_a_wrapper_held_for_good_keeps_no_later_version_alive(project: Project) -> None:
+    """A ``functools.wraps`` wrapper that outlives its module (here held by ``pkg.holder``,
+    never re-executed, as a server holds the lifespan handler of the app it started) keeps its
+    own version alive, and no other: every version's wrapper shares one ``__dict__``, whose
+    ``__wrapped__`` is the newest original. (Each version's wrapper took the dict of the
+    version after it, whose ``__wrapped__`` held that version's module, and so on: every old
+    version stayed alive.)"""
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/token.py": TOKEN,
+            "pkg/deco.py": """
+import functools
+def wrap(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+""",
+            "pkg/m.py": """
+from pkg.deco import wrap
+from pkg.token import Token
+TOKEN = Token()
+@wrap
+def handler():
+    return "v0"
+""",
+            "pkg/holder.py": "HELD = []\n",
+        }
+    )
+    out = project.result(
+        TRACK
+        + """
+import pkg.m, pkg.holder
+pkg.holder.HELD.append(pkg.m.handler)  # the first version's wrapper, held for good
+r = hotmod.Reloader("pkg", background=False)
+track("pkg.m")
+for i in range(1, 6):
+    edit("pkg/m.py", f'"v{i - 1}"', f'"v{i}"')
+    assert r.reload("pkg.m").ok
+    track("pkg.m")
+held = pkg.holder.HELD[0]
+emit(held=held(), wrapped=held.__wrapped__ is pkg.m.handler.__wrapped__, alive=versions("pkg.m"))
+"""
+    )
+    # the first version (its wrapper is held) and the current one
+    assert out == {"held": "v5", "wrapped": True, "alive": 2}
+
+
 SQLA = {
     "app/__init__.py": "",
     "app/token.py": TOKEN,

@@ -63,10 +63,13 @@ _HAS_TYPE_PARAMS = hasattr(FunctionType, "__type_params__")  # 3.12
 class _Box:
     """What every older version of a function calls: ``fn``, the newest version."""
 
-    __slots__ = ("fn", "generic", "latest", "trampoline")
+    __slots__ = ("fn", "generic", "latest", "namespace", "trampoline")
 
     def __init__(self, fn: FunctionType) -> None:
         self.fn = fn
+        # the one ``__dict__`` every version shares, the newest's attributes in it (see
+        # ``Patcher._share_namespace``)
+        self.namespace: dict[str, Any] | None = None
         # the last trampoline made for this box, with what it was made from: the next reload
         # of an unchanged definition takes the same code object
         self.trampoline: tuple[CodeType, tuple[object, ...], CodeType] | None = None
@@ -464,6 +467,7 @@ class Patcher:
             saved_latest = box.latest
             box.latest = [weakref.ref(old)]
         state = _function_state(old)
+        unshare = self._share_namespace(new, box)
         _set_function_state(old, _forward_state(old, new, box))
         # Each older version goes over once (its signature, defaults: its other attributes
         # stay), so a reload costs the same however many versions are alive.
@@ -476,6 +480,7 @@ class Patcher:
             for f, code, defaults, kwdefaults in reversed(converted):
                 f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
             _set_function_state(old, state)
+            unshare()
             with _forwarders_lock:
                 box.fn = previous
                 box.latest = saved_latest
@@ -505,6 +510,36 @@ class Patcher:
                 and inner_old.__module__ == inner_new.__module__
             ):
                 self._forward(inner_old, inner_new, qualname, depth + 1)
+
+    @staticmethod
+    def _share_namespace(new: FunctionType, box: _Box) -> Callable[[], None]:
+        """Give ``new`` the ``__dict__`` that every older version of it shares, filled with
+        ``new``'s attributes (attributes set on any version show on all); returns the undo.
+
+        One dict for all versions, not each version the dict of the one after it: a
+        wrapper's dict holds ``__wrapped__`` (functools.wraps), the original function of
+        that version, and through its globals that version's whole module, whose wrapper's
+        dict held the next version's, and so on. A wrapper held by a long-lived object (the
+        lifespan handler of the app a server started with) kept every old version of a
+        models module alive, some 80 KB per edit.
+        """
+        shared = box.namespace
+        own = new.__dict__
+        if shared is None or shared is own:
+            box.namespace = own
+            return lambda: setattr(box, "namespace", shared)
+        saved = dict(shared)
+        shared.clear()
+        shared.update(own)
+        new.__dict__ = shared
+
+        def unshare() -> None:
+            shared.clear()
+            shared.update(saved)
+            new.__dict__ = own
+            box.namespace = shared
+
+        return unshare
 
     # -- classes ---------------------------------------------------------------------------
 

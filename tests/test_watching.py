@@ -606,9 +606,11 @@ def test_a_save_begun_while_the_background_thread_waited_for_the_lock_waits_for_
             writer.flush()
             _SAVED[:] = [os.path.realpath("pkg/late.py")]
             deadline = time.monotonic() + 10
-            while os.path.realpath("pkg/late.py") not in {
-                os.path.realpath(p) for p in r._scheduler._pending
-            }:
+            while True:
+                with r._scheduler.lock:  # the watcher's thread adds to it
+                    pending = {os.path.realpath(p) for p in r._scheduler._pending}
+                if os.path.realpath("pkg/late.py") in pending:
+                    break
                 assert time.monotonic() < deadline, "the watcher never saw the write"
                 time.sleep(0.002)
         time.sleep(0.05)  # the thread has the lock: nothing is due before the close

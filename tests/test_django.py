@@ -348,14 +348,9 @@ print(json.dumps(dict(
 """
 
 
-@pytest.mark.timeout(120)
-def test_an_include_loaded_before_hotmod_still_serves_the_new_urlconf(site: Path) -> None:
-    """Loaded before hotmod was imported, mysite.urls's include("polls.urls") was never
-    observed: the graph does not know that mysite.urls depends on polls.urls, and the adapter
-    replaces the stale resolver itself. (Without hotmod.django in INSTALLED_APPS: importing
-    it imports hotmod, which then observes the include.)"""
-    app.save(site / "mysite/settings.py", '"polls", "hotmod.django"', '"polls"')
-    (site / "check.py").write_text(INCLUDE_BEFORE_HOTMOD)
+def _run_check(site: Path, script: str) -> dict[str, object]:
+    """Run ``script`` as check.py in the project's folder; return the JSON of its last line."""
+    (site / "check.py").write_text(script)
     proc = subprocess.run(
         [sys.executable, "check.py"],
         cwd=site,
@@ -366,7 +361,18 @@ def test_an_include_loaded_before_hotmod_still_serves_the_new_urlconf(site: Path
         timeout=100,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(proc.stdout.splitlines()[-1])
+    result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
+    return result
+
+
+@pytest.mark.timeout(120)
+def test_an_include_loaded_before_hotmod_still_serves_the_new_urlconf(site: Path) -> None:
+    """Loaded before hotmod was imported, mysite.urls's include("polls.urls") was never
+    observed: the graph does not know that mysite.urls depends on polls.urls, and the adapter
+    replaces the stale resolver itself. (Without hotmod.django in INSTALLED_APPS: importing
+    it imports hotmod, which then observes the include.)"""
+    app.save(site / "mysite/settings.py", '"polls", "hotmod.django"', '"polls"')
+    result = _run_check(site, INCLUDE_BEFORE_HOTMOD)
     assert result["ok"] is True, result
     assert result["edge"] is False, result  # the case the adapter covers
     assert "mysite.urls" not in result["reloaded"], result
@@ -399,18 +405,7 @@ def test_reloads_before_the_first_render_create_no_template_engine(site: Path) -
     """A template engine reads every installed template library when it is created: one that
     does not exist yet has nothing to refresh, and a reload does not create it (that was most
     of the first reload's time). Created later, it uses the library running then."""
-    (site / "check.py").write_text(ENGINES_UNTOUCHED)
-    proc = subprocess.run(
-        [sys.executable, "check.py"],
-        cwd=site,
-        env=app.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=100,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(proc.stdout.splitlines()[-1])
+    result = _run_check(site, ENGINES_UNTOUCHED)
     assert result == {"ok": True, "created": [], "out": "HI-tag-v1"}
 
 

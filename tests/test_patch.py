@@ -1136,3 +1136,96 @@ def test_classes_the_module_hands_out_while_executing_are_the_surviving_class(
         assert out == {"registry": True, "default": True, "run": "run2", "child_base": True}
     else:
         assert out == {"registry": False, "default": False, "run": "run1", "child_base": False}
+
+
+@BOTH
+def test_a_class_a_decorator_built_again_binds_its_aliases_and_instances_to_the_survivor(
+    project: Project, patch: bool
+) -> None:
+    # dataclass(slots=True) returns a new class: the class statement's own class (no slots)
+    # cannot become the old one, the decorated one can, after the statement
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                from dataclasses import dataclass
+                @dataclass(slots=True)
+                class Point:
+                    x: int
+                    def norm(self):
+                        return self.x * 1
+                ORIGIN = Point(2)
+                ALIAS = Point
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m
+        Point, held = pkg.m.Point, pkg.m.Point(3)
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "self.x * 1", "self.x * 10")
+        assert r.reload("pkg.m").ok
+        emit(same=pkg.m.Point is Point, alias=pkg.m.ALIAS is Point,
+             origin=type(pkg.m.ORIGIN) is Point, origin_norm=pkg.m.ORIGIN.norm(),
+             held=held.norm())
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {"same": True, "alias": True, "origin": True, "origin_norm": 20, "held": 30}
+    else:
+        assert out == {"same": False, "alias": False, "origin": False, "origin_norm": 20,
+                       "held": 3}  # fmt: skip
+
+
+def test_a_failed_reload_after_an_applied_one_puts_every_version_back(project: Project) -> None:
+    # the second reload shares one __dict__ among the versions and converts the first version
+    # to forward any arguments: its rollback undoes both
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": """
+                def f(a=1):
+                    return ("v1", a)
+                f.tag = "t1"
+                class C:
+                    def get(self):
+                        return "c1"
+            """,
+            "pkg/b.py": "from pkg import a\nVALUE = 1\n",
+        }
+    )
+    out = project.result(
+        """
+        import pkg.a, pkg.b
+        f1, C = pkg.a.f, pkg.a.C
+        r = hotmod.Reloader("pkg")
+        edit("pkg/a.py", "v1", "v2")
+        edit("pkg/a.py", '"t1"', '"t2"')
+        edit("pkg/a.py", "c1", "c2")
+        assert r.reload("pkg.a").ok
+        f2 = pkg.a.f
+        def state():
+            return [f1(), f2(), dict(f1.__dict__), dict(f2.__dict__),
+                    f1.__dict__ is f2.__dict__, f1.__defaults__, f2.__defaults__, C().get()]
+        before = state()
+        edit("pkg/a.py", "v2", "v3")
+        edit("pkg/a.py", '"t2"', '"t3"')
+        edit("pkg/b.py", "VALUE = 1", "VALUE = 1 / 0")
+        failed = r.reload("pkg.a", "pkg.b")
+        after = state()
+        edit("pkg/b.py", "VALUE = 1 / 0", "VALUE = 1")
+        fixed = r.reload("pkg.a", "pkg.b")
+        emit(rolled_back=failed.rolled_back, same=before == after, after=after,
+             fixed=fixed.ok, now=[f1(), f2(), pkg.a.f.tag, f1.tag, C().get()])
+        """
+    )
+    assert out == {
+        "rolled_back": True,
+        "same": True,
+        "after": [["v2", 1], ["v2", 1], {"tag": "t2"}, {"tag": "t2"}, True, [1], [1], "c2"],
+        "fixed": True,
+        "now": [["v3", 1], ["v3", 1], "t3", "t3", "c2"],
+    }

@@ -70,19 +70,21 @@ class _Box:
         # the one ``__dict__`` every version shares, the newest's attributes in it (see
         # ``Patcher._share_namespace``)
         self.namespace: dict[str, Any] | None = None
-        # the last trampoline made for this box, with what it was made from: the next reload
-        # of an unchanged definition takes the same code object
-        self.trampoline: tuple[CodeType, tuple[object, ...], CodeType] | None = None
-        # the versions the last reload made forward here, with ``fn``'s signature: at the
-        # next one they go over to forwarding any arguments (see ``_generic_code``)
-        self.latest: list[weakref.ref[FunctionType]] = []
+        # the last trampoline made for this box, with what it was made from (the new code,
+        # the old function's number of free variables, the template, the new code's name and
+        # place): the next reload of an unchanged definition takes the same code object
+        self.trampoline: tuple[CodeType, int, CodeType, tuple[object, ...], CodeType] | None = None
+        # the version the last reload made forward here, with ``fn``'s signature: at the
+        # next one it goes over to forwarding any arguments (see ``_generic_code``)
+        self.latest: weakref.ref[FunctionType] | None = None
         self.generic: tuple[tuple[object, ...], CodeType] | None = None  # likewise
 
 
 # newest function -> the box that every older version of it calls through: when the newest is
 # upgraded in turn, the box gets its successor, so each upgrade costs the same however many
 # versions came before, and a call is always one hop.
-_forwarders: weakref.WeakKeyDictionary[FunctionType, _Box] = weakref.WeakKeyDictionary()
+# Keyed by the id of the box's ``fn``, which the box holds: an entry cannot outlive its key.
+_forwarders: dict[int, _Box] = {}
 _forwarders_lock = threading.Lock()
 _templates: dict[tuple[object, ...], CodeType] = {}
 
@@ -206,12 +208,18 @@ def _trampoline(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
     number of free variables, and ``new``'s name, file and first line (tracebacks and
     ``inspect.getsource`` of the old object show the new source)."""
     code = new.__code__
-    template = _trampoline_template(code, len(old.__code__.co_freevars))
+    nfree = len(old.__code__.co_freevars)
+    made = box.trampoline
+    if made is not None and made[0] is code and made[1] == nfree:
+        # the common case: a dependent re-executed from the code kept in memory defines its
+        # functions from the same code objects as the reload before
+        return made[4]
+    template = _trampoline_template(code, nfree)
     qualname: str | None = getattr(code, "co_qualname", None)  # 3.11
     key = (code.co_name, code.co_filename, code.co_firstlineno, qualname)
-    made = box.trampoline
-    if made is not None and made[0] is template and made[1] == key:
-        return made[2]
+    if made is not None and made[2] is template and made[3] == key:
+        box.trampoline = (code, nfree, template, key, made[4])
+        return made[4]
     consts = tuple(box if c == _PLACEHOLDER and type(c) is str else c for c in template.co_consts)
     changes: dict[str, Any] = {
         "co_consts": consts,
@@ -222,7 +230,7 @@ def _trampoline(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
     if qualname is not None:
         changes["co_qualname"] = qualname
     trampoline = template.replace(**changes)
-    box.trampoline = (template, key, trampoline)
+    box.trampoline = (code, nfree, template, key, trampoline)
     return trampoline
 
 
@@ -257,11 +265,60 @@ def _set_function_state(func: FunctionType, state: tuple[Any, ...]) -> None:
         func.__type_params__ = type_params  # type: ignore[attr-defined]
 
 
-def _forward_state(old: FunctionType, new: FunctionType, box: _Box) -> tuple[Any, ...]:
-    """``old``'s state once it forwards to ``new`` through ``box`` (new's attributes, shared
-    ``__dict__``)."""
-    state = _function_state(new)
-    return (_trampoline(old, new, box), *state[1:])
+def _take_function_state(old: FunctionType, new: FunctionType, code: CodeType) -> None:
+    """Give ``old`` ``new``'s state with ``code`` (the trampoline) for its code; its
+    ``__dict__`` is shared by then (``Patcher._share_namespace``)."""
+    old.__code__ = code
+    old.__defaults__ = new.__defaults__
+    old.__kwdefaults__ = new.__kwdefaults__
+    if _HAS_ANNOTATE and new.__annotate__ is not None:  # type: ignore[attr-defined]
+        old.__annotate__ = new.__annotate__  # type: ignore[attr-defined]
+    else:
+        old.__annotations__ = new.__annotations__
+    old.__dict__ = new.__dict__
+    old.__doc__ = new.__doc__
+    if _HAS_TYPE_PARAMS:
+        old.__type_params__ = new.__type_params__  # type: ignore[attr-defined]
+
+
+# What undoes one ``Patcher._forward``: old, its state, new, new's own ``__dict__``, what
+# ``_share_namespace`` returned, the box, the box ``old`` had (or None), the box's function and
+# latest version before, and the older versions converted (with their code and defaults).
+_Forwarded = tuple[
+    FunctionType,
+    tuple[Any, ...],
+    FunctionType,
+    dict[str, Any],
+    "tuple[()] | tuple[dict[str, Any], dict[str, Any]] | None",
+    _Box,
+    "_Box | None",
+    FunctionType,
+    "weakref.ref[FunctionType] | None",
+    list[tuple[FunctionType, CodeType, Any, Any]],
+]
+
+
+def _unforward(record: _Forwarded) -> None:
+    """Undo ``Patcher._forward``: ``old``, the older versions and ``new`` as they were."""
+    old, state, new, own, shared, box, found, previous, saved_latest, converted = record
+    for f, code, defaults, kwdefaults in reversed(converted):
+        f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
+    _set_function_state(old, state)
+    if shared is not None and not shared:  # ``new``'s own dict had become the shared one
+        box.namespace = None
+    elif shared is not None:
+        namespace, saved = shared
+        namespace.clear()
+        namespace.update(saved)
+        new.__dict__ = own
+        box.namespace = namespace
+    with _forwarders_lock:
+        box.fn = previous
+        box.latest = saved_latest
+        if _forwarders.get(id(new)) is box:
+            del _forwarders[id(new)]
+        if found is not None:
+            _forwarders[id(old)] = box
 
 
 def _generic_code(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
@@ -286,24 +343,27 @@ def _generic_code(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
     return generic
 
 
-def _functions_of(value: object) -> Iterator[tuple[str, FunctionType]]:
+def _functions_of(value: object) -> tuple[tuple[str, FunctionType], ...]:
     """The functions a class attribute holds: itself, a static or class method's, a property's
     getter, setter and deleter, a ``cached_property``'s."""
-    if _is(value, FunctionType):
-        yield "", value
-    elif _is(value, staticmethod) or _is(value, classmethod):
-        func = value.__func__
-        if _is(func, FunctionType):
-            yield "", func
-    elif _is(value, property):
-        for part in ("fget", "fset", "fdel"):
-            func = getattr(value, part)
-            if _is(func, FunctionType):
-                yield part, func
-    elif _is(value, functools.cached_property):
-        func = value.func
-        if _is(func, FunctionType):
-            yield "", func
+    kind = type(value)
+    if kind is FunctionType:  # (a final type: no subclass)
+        return (("", value),)  # type: ignore[return-value]
+    if issubclass(kind, (staticmethod, classmethod)):
+        func = value.__func__  # type: ignore[attr-defined]
+        return (("", func),) if type(func) is FunctionType else ()
+    if issubclass(kind, property):
+        parts = (("fget", value.fget), ("fset", value.fset), ("fdel", value.fdel))  # type: ignore[attr-defined]
+        return tuple((part, func) for part, func in parts if type(func) is FunctionType)
+    if issubclass(kind, functools.cached_property):
+        func = value.func  # type: ignore[attr-defined]
+        return (("", func),) if type(func) is FunctionType else ()
+    return ()
+
+
+# Immutable values whose equal copies a class attribute need not be set to again (a setattr
+# on a class costs its subclasses' method caches, and a dunder name its slot lookup).
+_ATOMS = frozenset({str, int, float, bool, bytes, type(None)})
 
 
 def _rewrapped(key: str, module: str, old: FunctionType, new: FunctionType) -> bool:
@@ -341,6 +401,11 @@ class Patcher:
         # new class are bound to the surviving one
         self._classes: dict[int, tuple[type, type]] = {}
         self._done: set[int] = set()  # ids of old objects already upgraded in this reload
+        # a class upgraded after its class statement evaluated to the new class (a decorator
+        # made it compatible, a nested class): module names may hold the new class or its
+        # instances, which ``_rebind`` binds to the survivor. Only then: a class statement
+        # that evaluated to the survivor left nothing to rebind.
+        self._late = False
 
     # -- modules ---------------------------------------------------------------------------
 
@@ -398,24 +463,25 @@ class Patcher:
             old = old_ns.get(key, _MISSING)
             if old is _MISSING or old is new:
                 continue
-            if _is(new, type) and _is(old, type):
+            if type(new) is FunctionType:
                 if (
-                    old.__module__ == name
-                    and new.__module__ == name
-                    and old.__qualname__ == new.__qualname__
-                    and self._patch_class(old, new)
+                    # the same qualified name: one module's function defined again, or a new
+                    # closure a factory made for the same name (a decorator's wrapper)
+                    type(old) is FunctionType
+                    and old.__module__ == new.__module__
+                    and (old.__qualname__ == new.__qualname__ or _rewrapped(key, name, old, new))
                 ):
-                    new_ns[key] = old
+                    self._forward(old, new, f"{name}.{new.__qualname__}")
             elif (
-                # the same qualified name: one module's function defined again, or a new
-                # closure a factory made for the same name (a decorator's wrapper)
-                _is(new, FunctionType)
-                and _is(old, FunctionType)
-                and old.__module__ == new.__module__
-                and (old.__qualname__ == new.__qualname__ or _rewrapped(key, name, old, new))
+                _is(new, type)
+                and _is(old, type)
+                and old.__module__ == name
+                and new.__module__ == name
+                and old.__qualname__ == new.__qualname__
+                and self._patch_class(old, new)
             ):
-                self._forward(old, new, f"{name}.{new.__qualname__}")
-        if self._classes:
+                new_ns[key] = old
+        if self._late:
             self._rebind(new_ns)
 
     def _rebind(self, new_ns: dict[str, Any]) -> None:
@@ -447,48 +513,39 @@ class Patcher:
     def _forward(self, old: FunctionType, new: FunctionType, qualname: str, depth: int = 0) -> None:
         """Make ``old`` (and every function forwarding to it) call ``new``; pair what a
         decorator kept of the original (``__wrapped__``, a function in a closure cell)."""
-        if old is new or id(old) in self._done or depth > 8:
+        done = self._done
+        if old is new or id(old) in done or depth > 8:
             return
-        self._done.add(id(old))
-        wrapped_old: object = old.__dict__.get("__wrapped__")
-        wrapped_new: object = new.__dict__.get("__wrapped__")
-        cells = list(zip(old.__closure__ or (), new.__closure__ or (), strict=False))
-        if old.__code__.co_freevars != new.__code__.co_freevars:
-            cells = []
+        done.add(id(old))
+        old_ns, own = old.__dict__, new.__dict__
+        wrapped_old: object = old_ns.get("__wrapped__") if old_ns else None
+        wrapped_new: object = own.get("__wrapped__") if own else None
+        old_closure, new_closure = old.__closure__, new.__closure__
         with _forwarders_lock:
             # the box the older versions of ``old`` call through, or a new one
-            found = _forwarders.pop(old, None)
-            shared = found is not None
+            found = _forwarders.pop(id(old), None)
+            if found is not None and found.fn is not old:  # (cannot happen: see _forwarders)
+                _forwarders[id(old)], found = found, None
             box = found if found is not None else _Box(new)
             previous = box.fn
             box.fn = new
-            _forwarders[new] = box
-            older = [f for ref in box.latest if (f := ref()) is not None and f is not old]
+            _forwarders[id(new)] = box
             saved_latest = box.latest
-            box.latest = [weakref.ref(old)]
+            last = None if saved_latest is None else saved_latest()
+            older = () if last is None or last is old else (last,)
+            box.latest = weakref.ref(old)
         state = _function_state(old)
-        unshare = self._share_namespace(new, box)
-        _set_function_state(old, _forward_state(old, new, box))
+        shared = self._share_namespace(new, own, box)
+        _take_function_state(old, new, _trampoline(old, new, box))
         # Each older version goes over once (its signature, defaults: its other attributes
         # stay), so a reload costs the same however many versions are alive.
         converted = [(f, f.__code__, f.__defaults__, f.__kwdefaults__) for f in older]
         for f in older:
             f.__code__ = _generic_code(f, new, box)
             f.__defaults__ = f.__kwdefaults__ = None
-
-        def restore() -> None:
-            for f, code, defaults, kwdefaults in reversed(converted):
-                f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
-            _set_function_state(old, state)
-            unshare()
-            with _forwarders_lock:
-                box.fn = previous
-                box.latest = saved_latest
-                _forwarders.pop(new, None)
-                if shared:
-                    _forwarders[old] = box
-
-        self._undo.append(restore)
+        # the undo: two objects (a closure took some 15, its cells)
+        record = (old, state, new, own, shared, box, found, previous, saved_latest, converted)
+        self._undo.append(functools.partial(_unforward, record))
         if depth == 0:
             self.patched.append(qualname)
         # What the old wrapper kept of the old original, paired with the new wrapper's
@@ -498,7 +555,11 @@ class Patcher:
             and wrapped_old.__qualname__ == wrapped_new.__qualname__
         ):
             self._forward(wrapped_old, wrapped_new, qualname, depth + 1)
-        for old_cell, new_cell in cells:
+        if not old_closure or not new_closure:
+            return
+        if old.__code__.co_freevars != new.__code__.co_freevars:
+            return
+        for old_cell, new_cell in zip(old_closure, new_closure, strict=False):
             try:
                 inner_old, inner_new = old_cell.cell_contents, new_cell.cell_contents
             except ValueError:  # an empty cell
@@ -512,9 +573,13 @@ class Patcher:
                 self._forward(inner_old, inner_new, qualname, depth + 1)
 
     @staticmethod
-    def _share_namespace(new: FunctionType, box: _Box) -> Callable[[], None]:
+    def _share_namespace(
+        new: FunctionType, own: dict[str, Any], box: _Box
+    ) -> tuple[()] | tuple[dict[str, Any], dict[str, Any]] | None:
         """Give ``new`` the ``__dict__`` that every older version of it shares, filled with
-        ``new``'s attributes (attributes set on any version show on all); returns the undo.
+        ``new``'s attributes ``own`` (attributes set on any version show on all); returns
+        what ``_unforward`` needs to undo it: None (nothing changed), ``()`` (``own``
+        became the shared dict) or the shared dict and its former contents.
 
         One dict for all versions, not each version the dict of the one after it: a
         wrapper's dict holds ``__wrapped__`` (functools.wraps), the original function of
@@ -524,23 +589,19 @@ class Patcher:
         models module alive, some 80 KB per edit.
         """
         shared = box.namespace
-        own = new.__dict__
-        if shared is None or shared is own:
+        if shared is own:
+            return None
+        if shared is None:
             box.namespace = own
-            return lambda: setattr(box, "namespace", shared)
-        saved = dict(shared)
-        shared.clear()
-        shared.update(own)
-        new.__dict__ = shared
-
-        def unshare() -> None:
+            return ()
+        saved = dict(shared) if shared else {}
+        if shared or own:
             shared.clear()
-            shared.update(saved)
-            new.__dict__ = own
-            box.namespace = shared
+            shared.update(own)
+        new.__dict__ = shared
+        return shared, saved
 
-        return unshare
-
+    # -- classes ---------------------------------------------------------------------------
     # -- classes ---------------------------------------------------------------------------
 
     def _incompatible(self, old: type, new: type) -> str | None:
@@ -590,12 +651,18 @@ class Patcher:
         self._undo.append(functools.partial(_restore_namespace, old, saved))
         is_enum = issubclass(type(old), enum.EnumMeta)
         members = new.__dict__.get("_member_map_", {}) if is_enum else {}
-        new_items = [
-            (k, v) for k, v in new.__dict__.items() if self._carried(k, v, members, is_enum)
-        ]
-        for key, value in new_items:
+        carried = self._carried
+        new_namespace = new.__dict__
+        for key, value in list(new_namespace.items()):
+            if not carried(key, value, members, is_enum):
+                continue
+            # the new methods' zero-argument super() and __class__ name the surviving class
+            for _, func in _functions_of(value):
+                self._retarget_class_cell(func, new, old)
             current = saved.get(key, _MISSING)
-            if current is value:
+            if current is value or (
+                type(value) in _ATOMS and type(current) is type(value) and current == value
+            ):
                 continue
             if (
                 _is(value, type)
@@ -608,14 +675,12 @@ class Patcher:
                 self._forward_members(current, value, f"{qualname}.{key}")
             setattr(old, key, value)
         for key, value in saved.items():
-            if key not in new.__dict__ and self._carried(key, value, members, is_enum):
+            if key not in new_namespace and carried(key, value, members, is_enum):
                 delattr(old, key)
-        # the new methods' zero-argument super() and __class__ name the surviving class
-        for _, value in new_items:
-            for _, func in _functions_of(value):
-                self._retarget_class_cell(func, new, old)
         if _is(old, abc.ABCMeta):
             old._abc_caches_clear()  # type: ignore[attr-defined]
+        if not quiet:
+            self._late = True
         self._classes[id(new)] = (new, old)
         self.patched.append(qualname)
         return True
@@ -625,7 +690,7 @@ class Patcher:
         """Whether a class attribute is part of the namespace that is carried over."""
         if key in _CLASS_OWN or key in members:
             return False
-        if _is(value, MemberDescriptorType):  # a slot: bound to its class's layout
+        if type(value) is MemberDescriptorType:  # a slot: bound to its class's layout
             return False
         if is_enum and key[:1] == "_" == key[-1:] != key[1:2]:
             # an enum's own bookkeeping (_member_map_, ...), but not _missing_ and the like
@@ -642,8 +707,11 @@ class Patcher:
                 self._forward(func, counterpart, qualname)
 
     def _retarget_class_cell(self, func: FunctionType, new: type, old: type) -> None:
-        code, closure = func.__code__, func.__closure__
-        if closure is None or "__class__" not in code.co_freevars:
+        closure = func.__closure__
+        if closure is None:
+            return
+        code = func.__code__
+        if "__class__" not in code.co_freevars:
             return
         cell = closure[code.co_freevars.index("__class__")]
         try:
@@ -656,6 +724,13 @@ class Patcher:
 
     # -- rollback --------------------------------------------------------------------------
 
+    def release(self) -> None:
+        """Drop what ``undo`` would need: the upgrades stay (the transaction applied)."""
+        self._undo = []
+        self._classes.clear()
+        self._done.clear()
+        self._late = False
+
     def undo(self) -> None:
         """Revert every change, last first (the transaction's rollback)."""
         undo, self._undo = self._undo, []
@@ -664,6 +739,7 @@ class Patcher:
         self.patched.clear()
         self._classes.clear()
         self._done.clear()
+        self._late = False
 
 
 def _restore_namespace(cls: type, saved: dict[str, Any]) -> None:

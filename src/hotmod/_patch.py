@@ -294,7 +294,7 @@ _Forwarded = tuple[
     "_Box | None",
     FunctionType,
     "weakref.ref[FunctionType] | None",
-    list[tuple[FunctionType, CodeType, Any, Any]],
+    tuple[tuple[FunctionType, CodeType, Any, Any], ...],
 ]
 
 
@@ -532,17 +532,17 @@ class Patcher:
             _forwarders[id(new)] = box
             saved_latest = box.latest
             last = None if saved_latest is None else saved_latest()
-            older = () if last is None or last is old else (last,)
             box.latest = weakref.ref(old)
         state = _function_state(old)
         shared = self._share_namespace(new, own, box)
         _take_function_state(old, new, _trampoline(old, new, box))
-        # Each older version goes over once (its signature, defaults: its other attributes
+        # The version before goes over once (its signature, defaults: its other attributes
         # stay), so a reload costs the same however many versions are alive.
-        converted = [(f, f.__code__, f.__defaults__, f.__kwdefaults__) for f in older]
-        for f in older:
-            f.__code__ = _generic_code(f, new, box)
-            f.__defaults__ = f.__kwdefaults__ = None
+        converted: tuple[tuple[FunctionType, CodeType, Any, Any], ...] = ()
+        if last is not None and last is not old:
+            converted = ((last, last.__code__, last.__defaults__, last.__kwdefaults__),)
+            last.__code__ = _generic_code(last, new, box)
+            last.__defaults__ = last.__kwdefaults__ = None
         # the undo: two objects (a closure took some 15, its cells)
         record = (old, state, new, own, shared, box, found, previous, saved_latest, converted)
         self._undo.append(functools.partial(_unforward, record))
@@ -610,9 +610,13 @@ class Patcher:
             return f"its metaclass changed ({type(old).__name__} -> {type(new).__name__})"
         if _slots(old) != _slots(new):
             return "its __slots__ changed"
-        for attr in ("__basicsize__", "__itemsize__", "__dictoffset__", "__weakrefoffset__"):
-            if getattr(old, attr) != getattr(new, attr):
-                return "its instance layout changed (a builtin base or __slots__)"
+        if (
+            old.__basicsize__ != new.__basicsize__
+            or old.__itemsize__ != new.__itemsize__
+            or old.__dictoffset__ != new.__dictoffset__
+            or old.__weakrefoffset__ != new.__weakrefoffset__
+        ):
+            return "its instance layout changed (a builtin base or __slots__)"
         if issubclass(type(old), enum.EnumMeta) and _enum_members(old) != _enum_members(new):
             return "its members changed"
         return None
@@ -630,7 +634,10 @@ class Patcher:
             return False
         qualname = f"{new.__module__}.{new.__qualname__}"
         reason = self._incompatible(old, new)
-        bases = tuple(self._classes.get(id(b), (b, b))[1] for b in new.__bases__)
+        classes = self._classes
+        bases = new.__bases__
+        if classes:
+            bases = tuple([classes.get(id(b), (b, b))[1] for b in bases])
         if reason is None and bases != old.__bases__:
             saved_bases = old.__bases__
             try:

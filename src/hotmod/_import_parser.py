@@ -152,15 +152,16 @@ def same_imports(old: bytes, new: bytes) -> bool:
             return False
     # The changed lines hold no ``import`` word, but they may continue a statement or call that
     # starts on an earlier line (``from pkg import (`` then a name per line; a backslash; an
-    # ``import_module(`` whose argument is on the next line): a file with such a line is
-    # parsed again whatever the edit.
-    return not _continued_import(old) and not _continued_import(new)
+    # ``import_module(`` whose argument is on the next line): a file with such a line before
+    # the change is parsed again whatever the edit. (One after it is the same statement in
+    # both: the common suffix must close the same brackets for both files to compile.)
+    return not _continued_import(old, start)
 
 
-def _continued_import(text: bytes) -> bool:
-    """Whether a line of ``text`` that mentions ``import`` opens more brackets than it
-    closes, or ends with a backslash."""
-    found = text.find(b"import")
+def _continued_import(text: bytes, stop: int) -> bool:
+    """Whether a line of ``text`` before ``stop`` that mentions ``import`` opens more brackets
+    than it closes, or ends with a backslash."""
+    found = text.find(b"import", 0, stop)
     while found >= 0:  # by ``find``, not a regular expression: ``[^\n]*import`` backtracks
         start = text.rfind(b"\n", 0, found) + 1  # over every line (quadratic in its length)
         end = text.find(b"\n", found)
@@ -171,7 +172,7 @@ def _continued_import(text: bytes) -> bool:
         for opening, closing in ((b"(", b")"), (b"[", b"]"), (b"{", b"}")):
             if line.count(opening) > line.count(closing):
                 return True
-        found = text.find(b"import", end)
+        found = text.find(b"import", end, stop)
     return False
 
 

@@ -1190,6 +1190,8 @@ def test_a_failed_reload_after_an_applied_one_puts_every_version_back(project: P
                 def f(a=1):
                     return ("v1", a)
                 f.tag = "t1"
+                def g():
+                    return "g1"
                 class C:
                     def get(self):
                         return "c1"
@@ -1200,7 +1202,7 @@ def test_a_failed_reload_after_an_applied_one_puts_every_version_back(project: P
     out = project.result(
         """
         import pkg.a, pkg.b
-        f1, C = pkg.a.f, pkg.a.C
+        f1, g1, C = pkg.a.f, pkg.a.g, pkg.a.C
         r = hotmod.Reloader("pkg")
         edit("pkg/a.py", "v1", "v2")
         edit("pkg/a.py", '"t1"', '"t2"')
@@ -1209,14 +1211,17 @@ def test_a_failed_reload_after_an_applied_one_puts_every_version_back(project: P
         f2 = pkg.a.f
         def state():
             return [f1(), f2(), dict(f1.__dict__), dict(f2.__dict__),
-                    f1.__dict__ is f2.__dict__, f1.__defaults__, f2.__defaults__, C().get()]
+                    f1.__dict__ is f2.__dict__, f1.__defaults__, f2.__defaults__, C().get(),
+                    dict(g1.__dict__), g1()]
         before = state()
         edit("pkg/a.py", "v2", "v3")
         edit("pkg/a.py", '"t2"', '"t3"')
-        edit("pkg/b.py", "VALUE = 1", "VALUE = 1 / 0")
+        edit("pkg/a.py", "g1", "g3")
+        # attributes set on the new versions before the failure go with them
+        edit("pkg/b.py", "VALUE = 1", "a.g.mark = a.f.mark = 1\\nVALUE = 1 / 0")
         failed = r.reload("pkg.a", "pkg.b")
         after = state()
-        edit("pkg/b.py", "VALUE = 1 / 0", "VALUE = 1")
+        edit("pkg/b.py", "a.g.mark = a.f.mark = 1\\nVALUE = 1 / 0", "VALUE = 1")
         fixed = r.reload("pkg.a", "pkg.b")
         emit(rolled_back=failed.rolled_back, same=before == after, after=after,
              fixed=fixed.ok, now=[f1(), f2(), pkg.a.f.tag, f1.tag, C().get()])
@@ -1225,7 +1230,10 @@ def test_a_failed_reload_after_an_applied_one_puts_every_version_back(project: P
     assert out == {
         "rolled_back": True,
         "same": True,
-        "after": [["v2", 1], ["v2", 1], {"tag": "t2"}, {"tag": "t2"}, True, [1], [1], "c2"],
+        "after": [
+            *(["v2", 1], ["v2", 1], {"tag": "t2"}, {"tag": "t2"}, True, [1], [1], "c2"),
+            *({}, "g1"),
+        ],
         "fixed": True,
         "now": [["v3", 1], ["v3", 1], "t3", "t3", "c2"],
     }

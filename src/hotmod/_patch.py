@@ -281,6 +281,9 @@ def _take_function_state(old: FunctionType, new: FunctionType, code: CodeType) -
         old.__type_params__ = new.__type_params__  # type: ignore[attr-defined]
 
 
+# How ``Patcher._share_namespace`` changed the shared ``__dict__`` (see there).
+_Shared = tuple[dict[str, Any], dict[str, Any]] | dict[str, Any] | bool | None
+
 # What undoes one ``Patcher._forward``: old, its state, new, new's own ``__dict__``, what
 # ``_share_namespace`` returned, the box, the box ``old`` had (or None), the box's function and
 # latest version before, and the older versions converted (with their code and defaults).
@@ -289,7 +292,7 @@ _Forwarded = tuple[
     tuple[Any, ...],
     FunctionType,
     dict[str, Any],
-    "tuple[()] | tuple[dict[str, Any], dict[str, Any]] | None",
+    "_Shared",
     _Box,
     "_Box | None",
     FunctionType,
@@ -304,9 +307,12 @@ def _unforward(record: _Forwarded) -> None:
     for f, code, defaults, kwdefaults in reversed(converted):
         f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
     _set_function_state(old, state)
-    if shared is not None and not shared:  # ``new``'s own dict had become the shared one
+    if isinstance(shared, dict):  # the shared dict, empty before (as ``own`` was)
+        shared.clear()
+        new.__dict__ = own
+    elif shared is True:  # ``new``'s own dict had become the shared one
         box.namespace = None
-    elif shared is not None:
+    elif isinstance(shared, tuple):
         namespace, saved = shared
         namespace.clear()
         namespace.update(saved)
@@ -573,13 +579,12 @@ class Patcher:
                 self._forward(inner_old, inner_new, qualname, depth + 1)
 
     @staticmethod
-    def _share_namespace(
-        new: FunctionType, own: dict[str, Any], box: _Box
-    ) -> tuple[()] | tuple[dict[str, Any], dict[str, Any]] | None:
+    def _share_namespace(new: FunctionType, own: dict[str, Any], box: _Box) -> _Shared:
         """Give ``new`` the ``__dict__`` that every older version of it shares, filled with
         ``new``'s attributes ``own`` (attributes set on any version show on all); returns
-        what ``_unforward`` needs to undo it: None (nothing changed), ``()`` (``own``
-        became the shared dict) or the shared dict and its former contents.
+        what ``_unforward`` needs to undo it: None (nothing changed), True (``own``
+        became the shared dict), the shared dict (it and ``own`` were empty) or the shared
+        dict and its former contents.
 
         One dict for all versions, not each version the dict of the one after it: a
         wrapper's dict holds ``__wrapped__`` (functools.wraps), the original function of
@@ -593,15 +598,15 @@ class Patcher:
             return None
         if shared is None:
             box.namespace = own
-            return ()
-        saved = dict(shared) if shared else {}
-        if shared or own:
-            shared.clear()
-            shared.update(own)
+            return True
         new.__dict__ = shared
+        if not shared and not own:  # the common case: no attributes at all
+            return shared
+        saved = dict(shared)
+        shared.clear()
+        shared.update(own)
         return shared, saved
 
-    # -- classes ---------------------------------------------------------------------------
     # -- classes ---------------------------------------------------------------------------
 
     def _incompatible(self, old: type, new: type) -> str | None:

@@ -1237,3 +1237,97 @@ def test_a_failed_reload_after_an_applied_one_puts_every_version_back(project: P
         "fixed": True,
         "now": [["v3", 1], ["v3", 1], "t3", "t3", "c2"],
     }
+
+
+_SIGNATURES = """
+def plain(a, b=2):
+    return (V, a, b)
+def posonly(a, /, b, *, c=3):
+    return (V, a, b, c)
+def only_posonly(a, b, /):
+    return (V, a, b)
+def star(*args, **kwargs):
+    return (V, args, kwargs)
+def mixed(a, *rest, k, **kw):
+    return (V, a, rest, k, kw)
+def none():
+    return (V,)
+def clash(_hotmod_a0, *, _hotmod_k0=1):
+    return (V, _hotmod_a0, _hotmod_k0)
+def outer():
+    seen = V
+    def inner(x, *, y=0):
+        return (seen, x, y)
+    return inner
+closure = outer()
+async def coro(a, *, k=1):
+    return (V, a, k)
+def gen(n, *, step=1):
+    yield from ((V, i) for i in range(0, n, step))
+async def agen(_hotmod_item, n=2):
+    for i in range(n):
+        yield (V, _hotmod_item, i)
+"""
+
+_CALLS = {
+    "plain": [((1,), {}), ((1, 5), {}), ((), {"a": 1, "b": 7})],
+    "posonly": [((1, 2), {}), ((1,), {"b": 2, "c": 9})],
+    "only_posonly": [((1, 2), {})],
+    "star": [((), {}), ((1, 2), {"x": 3})],
+    "mixed": [((1, 2, 3), {"k": 4}), ((1,), {"k": 4, "z": 5})],
+    "none": [((), {})],
+    "clash": [((1,), {}), ((), {"_hotmod_a0": 2, "_hotmod_k0": 3})],
+    "closure": [((1,), {}), ((1,), {"y": 2})],
+    "coro": [((1,), {}), ((1,), {"k": 2})],
+    "gen": [((5,), {}), ((5,), {"step": 2})],
+    "agen": [(("x",), {}), ((), {"_hotmod_item": "y", "n": 3})],
+}
+
+
+def _call(func: object, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+    import asyncio
+    import inspect
+
+    out = func(*args, **kwargs)  # type: ignore[operator]
+    if inspect.iscoroutine(out):
+        return asyncio.run(out)
+    if inspect.isasyncgen(out):
+
+        async def drain() -> list[object]:
+            return [item async for item in out]
+
+        return asyncio.run(drain())
+    if inspect.isgenerator(out):
+        return list(out)
+    return out
+
+
+def test_old_functions_of_every_signature_shape_take_the_new_ones_arguments() -> None:
+    # Signature templates are shared by shape (placeholder names, the real ones put in):
+    # positional-only, keyword-only, *args/**kwargs, closures, coroutines, generators, and
+    # names that look like the template's own. Two upgrades: the first version then forwards
+    # any arguments (the generic code), the second takes the newest signature.
+    import inspect
+
+    from hotmod._patch import Patcher
+
+    def version(value: str) -> dict[str, object]:
+        namespace: dict[str, object] = {"__name__": "sigs", "V": value}
+        exec(compile(_SIGNATURES, "sigs.py", "exec"), namespace)
+        return namespace
+
+    first, second, third = version("v1"), version("v2"), version("v3")
+    Patcher().patch_module("sigs", first, second)
+    for name, calls in _CALLS.items():
+        old, new = first[name], second[name]
+        assert inspect.signature(old) == inspect.signature(new), name  # type: ignore[arg-type]
+        for args, kwargs in calls:
+            assert _call(old, args, kwargs) == _call(new, args, kwargs), (name, args, kwargs)
+            assert "v2" in repr(_call(old, args, kwargs)), name
+    Patcher().patch_module("sigs", second, third)
+    for name, calls in _CALLS.items():
+        for args, kwargs in calls:
+            expected = _call(third[name], args, kwargs)
+            assert "v3" in repr(expected), name
+            assert _call(first[name], args, kwargs) == expected, (name, args, kwargs)
+            assert _call(second[name], args, kwargs) == expected, (name, args, kwargs)

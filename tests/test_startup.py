@@ -228,3 +228,54 @@ def test_few_modules_are_indexed_by_reloader_itself(project: Project) -> None:
         """
     )
     assert out == {"started": [], "shown": "<hotmod.Reloader('pkg') created, 2 modules>"}
+
+
+def test_the_index_thread_makes_the_common_forwarding_templates_a_first_reload_needs(
+    project: Project,
+) -> None:
+    # Upgrading an old function in place runs its new version through a trampoline compiled
+    # once per signature shape: the index thread compiles the common shapes, so the first
+    # reload after start-up (here one function of one argument, a method, a zero-argument
+    # function) compiles only the edited module.
+    project.write(
+        {
+            **PKG,
+            "pkg/leaf.py": "def f(x):\n    return x\ndef g():\n    return 1\n"
+            "class C:\n    def m(self, a):\n        return a\nV = 1\n",
+        },
+        record=False,
+    )
+    out = project.result(
+        f"SIZE_ = {SIZE}\n"
+        + textwrap.dedent(
+            """
+        import importlib, threading, time
+        import pkg.leaf
+        for i in range(SIZE_):  # enough modules for the thread
+            importlib.import_module(f"pkg.m{i:02d}")
+        import hotmod._patch as patch
+        import hotmod._reloader as _r
+        r = hotmod.Reloader("pkg")
+        threaded = any(t.name.startswith("hotmod-index") for t in threading.enumerate())
+        r.graph
+        for _ in range(200):  # the thread makes the templates after releasing the lock
+            if not any(t.name.startswith("hotmod-index") for t in threading.enumerate()):
+                break
+            time.sleep(0.05)
+        compiled = []
+        def counting(source, filename, *args, **kwargs):
+            compiled.append(filename)
+            return compile(source, filename, *args, **kwargs)
+        patch.compile = counting  # the module's global shadows the builtin
+        edit("pkg/leaf.py", "V = 1", "V = 2")
+        result = r.reload("pkg.leaf")
+        emit(threaded=threaded, ok=result.ok, patched=sorted(result.patched), compiled=compiled)
+        """
+        )
+    )
+    assert out == {
+        "threaded": True,
+        "ok": True,
+        "patched": ["pkg.leaf.C", "pkg.leaf.C.m", "pkg.leaf.f", "pkg.leaf.g"],
+        "compiled": [],
+    }

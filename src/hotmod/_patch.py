@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 
 from typing_extensions import TypeIs
 
-__all__ = ["Patcher"]
+__all__ = ["Patcher", "prepare_templates"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,21 +141,42 @@ _generic_codes: dict[str, CodeType] = {
 }
 
 
+def _parameters(code: CodeType) -> tuple[str, ...]:
+    """The names of ``code``'s parameters, in order (``*args`` and ``**kwargs`` last)."""
+    flags = code.co_flags
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(flags & _CO_VARARGS) + bool(flags & _CO_VARKEYWORDS)
+    return code.co_varnames[:count]
+
+
 def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
-    """A code object with ``code``'s signature and ``nfree`` free variables whose body calls
-    the placeholder constant with the same arguments (cached per shape)."""
+    """A code object with the shape of ``code``'s signature and ``nfree`` free variables whose
+    body calls the placeholder constant with the same arguments (cached per shape).
+
+    Its parameters have placeholder names, so one template serves every function of the
+    shape (``_named`` gives it the real names): a first reload compiles a template for the few
+    shapes it meets, not one for each function's names. Real names the template's own could
+    clash with (``_hotmod_*``) get a template of their own."""
     kind = _kind(code)
     nargs, posonly, kwonly = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
-    names = code.co_varnames
-    varargs = names[nargs + kwonly] if code.co_flags & _CO_VARARGS else None
-    varkw_index = nargs + kwonly + (1 if varargs is not None else 0)
-    varkw = names[varkw_index] if code.co_flags & _CO_VARKEYWORDS else None
-    key = (kind, names[: nargs + kwonly], posonly, nargs, varargs, varkw, nfree)
+    flags = code.co_flags
+    has_varargs, has_varkw = bool(flags & _CO_VARARGS), bool(flags & _CO_VARKEYWORDS)
+    real = _parameters(code)
+    exact = any(name.startswith("_hotmod_") for name in real)
+    key = (kind, posonly, nargs, kwonly, has_varargs, has_varkw, nfree, real if exact else None)
     cached = _templates.get(key)
     if cached is not None:
         return cached
-    params: list[str] = list(names[:nargs])
-    call: list[str] = list(names[:nargs])
+    names = list(real) if exact else [
+        *(f"_hotmod_a{i}" for i in range(nargs)),
+        *(f"_hotmod_k{i}" for i in range(kwonly)),
+        *(["_hotmod_args"] if has_varargs else []),
+        *(["_hotmod_kw"] if has_varkw else []),
+    ]  # fmt: skip
+    varargs = names[nargs + kwonly] if has_varargs else None
+    varkw = names[-1] if has_varkw else None
+    params: list[str] = names[:nargs]
+    call: list[str] = names[:nargs]
     if posonly:
         params.insert(posonly, "/")
     if varargs is not None:
@@ -177,10 +198,13 @@ def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
             cell += "_"
         cells.append(cell)
     forward = f"{_PLACEHOLDER!r}.fn({', '.join(call)})"  # the constant becomes a _Box
+    item = "_hotmod_item"
+    while item in taken:
+        item += "_"
     body = {
         "async": f"await {forward}",
         "gen": f"(yield from {forward})",
-        "agen": "_hotmod_item",
+        "agen": item,
         "": forward,
     }[kind]
     if cells:  # free variables the body never reads (their number must match the closure)
@@ -191,7 +215,7 @@ def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
     prefix = "def" if kind in ("", "gen") else "async def"
     signature = f"    {prefix} _hotmod_forward({', '.join(params)}):"
     if kind == "agen":  # (values sent with asend() are not passed on)
-        lines.append(f"{signature}\n        async for _hotmod_item in {forward}: yield {body}")
+        lines.append(f"{signature}\n        async for {item} in {forward}: yield {body}")
     else:
         lines.append(f"{signature} return {body}")
     lines.append("    return _hotmod_forward")
@@ -201,6 +225,48 @@ def _trampoline_template(code: CodeType, nfree: int) -> CodeType:
     assert len(template.co_freevars) == nfree
     _templates[key] = template
     return template
+
+
+# The signature shapes most functions have (names do not count): their templates are made
+# by ``prepare_templates`` off the reload path, so a first reload compiles none for them.
+_COMMON_SHAPES: tuple[CodeType, ...] = (
+    (lambda: None).__code__,
+    (lambda a: None).__code__,
+    (lambda a, b: None).__code__,
+    (lambda a, b, c: None).__code__,
+    (lambda a, b, c, d: None).__code__,
+    (lambda a, *args, **kwargs: None).__code__,
+    _generic_codes[""],
+)
+
+
+def prepare_templates() -> None:
+    """Make the templates of the common signature shapes (some 80 us each, once a process);
+    a Reloader's index thread calls this."""
+    for code in _COMMON_SHAPES:
+        _trampoline_template(code, 0)
+
+
+def _named(template: CodeType, parameters: tuple[str, ...], box: _Box) -> dict[str, Any]:
+    """The changes that make ``template`` call ``box`` with ``parameters`` for its parameter
+    names (keyword-only arguments are passed on by name: those names are constants)."""
+    placeholders = template.co_varnames[: len(parameters)]
+    rename: dict[object, object] = {_PLACEHOLDER: box}
+    changes: dict[str, Any] = {}
+    if placeholders != parameters:
+        changes["co_varnames"] = parameters + template.co_varnames[len(parameters) :]
+        keywords = slice(template.co_argcount, template.co_argcount + template.co_kwonlyargcount)
+        rename.update(zip(placeholders[keywords], parameters[keywords], strict=True))
+    consts = []
+    for const in template.co_consts:
+        if type(const) is str:
+            consts.append(rename.get(const, const))
+        elif type(const) is tuple and const and all(type(c) is str for c in const):
+            consts.append(tuple(rename.get(c, c) for c in const))  # a call's keyword names
+        else:
+            consts.append(const)
+    changes["co_consts"] = tuple(consts)
+    return changes
 
 
 def _trampoline(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
@@ -216,17 +282,15 @@ def _trampoline(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
         return made[4]
     template = _trampoline_template(code, nfree)
     qualname: str | None = getattr(code, "co_qualname", None)  # 3.11
-    key = (code.co_name, code.co_filename, code.co_firstlineno, qualname)
+    parameters = _parameters(code)
+    key = (code.co_name, code.co_filename, code.co_firstlineno, qualname, parameters)
     if made is not None and made[2] is template and made[3] == key:
         box.trampoline = (code, nfree, template, key, made[4])
         return made[4]
-    consts = tuple(box if c == _PLACEHOLDER and type(c) is str else c for c in template.co_consts)
-    changes: dict[str, Any] = {
-        "co_consts": consts,
-        "co_name": code.co_name,
-        "co_filename": code.co_filename,
-        "co_firstlineno": code.co_firstlineno,
-    }
+    changes = _named(template, parameters, box)
+    changes["co_name"] = code.co_name
+    changes["co_filename"] = code.co_filename
+    changes["co_firstlineno"] = code.co_firstlineno
     if qualname is not None:
         changes["co_qualname"] = qualname
     trampoline = template.replace(**changes)
@@ -339,9 +403,10 @@ def _generic_code(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
     made = box.generic
     if made is not None and made[0] == key:
         return made[1]
-    template = _trampoline_template(_generic_codes[key[0]], key[1])
-    consts = tuple(box if c == _PLACEHOLDER and type(c) is str else c for c in template.co_consts)
-    changes: dict[str, Any] = {"co_consts": consts, "co_name": code.co_name}
+    any_arguments = _generic_codes[key[0]]
+    template = _trampoline_template(any_arguments, key[1])
+    changes = _named(template, _parameters(any_arguments), box)
+    changes["co_name"] = code.co_name
     if qualname is not None:
         changes["co_qualname"] = qualname
     generic = template.replace(**changes)

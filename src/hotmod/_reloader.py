@@ -28,6 +28,7 @@ from hotmod._module_dict import all_modules, get_module, live_modules
 from hotmod._module_index import ModuleIndex, ModuleRecord, find_spec_quietly, origin_namespace
 from hotmod._observed import install as observe_imports
 from hotmod._observed import observed_count, observed_since
+from hotmod._patch import prepare_templates
 from hotmod._result import ReloadResult, user_traceback
 from hotmod._scheduler import RESCAN_ALL, Scheduler, max_delay
 from hotmod._sources import LOADED, SourceStore, SourceVersion, read_source, runs_current_file
@@ -282,6 +283,8 @@ class Reloader:
                         "and please report this",
                         ", ".join(self.packages) or ", ".join(map(str, self.paths)),
                     )
+            if self.patch:  # after the lock: a reload need not wait for it
+                prepare_templates()  # so a first reload compiles none for common signatures
         finally:
             held.set()
             with self._state_lock:

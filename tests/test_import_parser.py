@@ -555,6 +555,32 @@ def test_same_imports_never_hides_a_change_of_the_imports_on_the_standard_librar
 
 
 @pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        # an import over several lines that ends before the edit: no parse needed
+        (b"from os import (\n    path,  # (the one used\n    sep,\n)\n", True),
+        (b"from os import path, \\\n    sep\n", True),
+        (b"import os.path, \\\n    json\n", True),
+        # the import of a lexer's token table is a string, not a statement
+        (b"TOKENS = {\n    'import': [\n        'x',\n    ],\n}\n", True),
+        # what cannot be told line by line is parsed again
+        (b"if True: from os import (\n    path)\n", False),
+        (b"import importlib\nm = importlib.import_module(\n    'os')\n", False),
+    ],
+)
+def test_same_imports_past_an_import_over_several_lines(head: bytes, expected: bool) -> None:
+    from hotmod._import_parser import same_imports
+
+    old, new = head + b"VALUE = 1\n", head + b"VALUE = 2\n"
+    compile(new, "edited", "exec")
+    assert same_imports(old, new) is expected
+    assert same_imports(new, old) is expected
+    assert parse_import_scopes(old, "pkg.m", is_package=False) == parse_import_scopes(
+        new, "pkg.m", is_package=False
+    )
+
+
+@pytest.mark.parametrize(
     ("old", "new"),
     [
         (  # a name added on its own line to a parenthesized import

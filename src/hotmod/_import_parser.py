@@ -158,22 +158,53 @@ def same_imports(old: bytes, new: bytes) -> bool:
     return not _continued_import(old, start)
 
 
+# ``import`` where the keyword can stand (not inside a word, not right after a quote: the
+# ``'import'`` of a lexer's token table is not a statement), and the dynamic imports.
+_IMPORT_USE = re.compile(rb"(?<![\w'\"])import(?![\w'\"])|import_module|__import__")
+_STATEMENT = re.compile(rb"[ \t]*(?:from|import)[ \t(.\\]")
+
+
 def _continued_import(text: bytes, stop: int) -> bool:
-    """Whether a line of ``text`` before ``stop`` that mentions ``import`` opens more brackets
-    than it closes, or ends with a backslash."""
-    found = text.find(b"import", 0, stop)
-    while found >= 0:  # by ``find``, not a regular expression: ``[^\n]*import`` backtracks
-        start = text.rfind(b"\n", 0, found) + 1  # over every line (quadratic in its length)
-        end = text.find(b"\n", found)
+    """Whether an import before ``stop`` may continue past it: a line of ``text`` that uses
+    ``import`` (see ``_IMPORT_USE``) and opens more brackets than it closes or ends with a
+    backslash, unless it starts an import statement that ends before ``stop``."""
+    end = 0
+    for found in _IMPORT_USE.finditer(text, 0, stop):
+        if found.start() < end:  # on a line already looked at
+            continue
+        start = text.rfind(b"\n", 0, found.start()) + 1
+        end = text.find(b"\n", found.start())
         end = len(text) if end < 0 else end
         line = text[start:end].rstrip()
-        if line.endswith(b"\\"):
+        if not line.endswith(b"\\") and all(
+            line.count(opening) <= line.count(closing)
+            for opening, closing in ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
+        ):
+            continue
+        if found.group() != b"import" or not _STATEMENT.match(text, start):
             return True
-        for opening, closing in ((b"(", b")"), (b"[", b"]"), (b"{", b"}")):
-            if line.count(opening) > line.count(closing):
-                return True
-        found = text.find(b"import", end, stop)
+        statement_end = _statement_stop(text, start)
+        if statement_end is None or statement_end >= stop:
+            return True
+        end = statement_end
     return False
+
+
+def _statement_stop(text: bytes, start: int) -> int | None:
+    """Where the import statement whose first line starts at ``start`` ends: the end of the
+    line that closes its brackets without a backslash. An import statement holds names,
+    commas, brackets and comments, no strings, so counting brackets outside comments is exact.
+    None: it does not end."""
+    depth = 0
+    while start < len(text):
+        end = text.find(b"\n", start)
+        end = len(text) if end < 0 else end
+        code = text[start:end].split(b"#", 1)[0].rstrip()
+        depth += code.count(b"(") - code.count(b")")
+        if depth <= 0 and not code.endswith(b"\\"):
+            return end
+        start = end + 1
+    return None
 
 
 # The fast path. Parsing a whole module builds an AST of every expression in it, which is

@@ -258,7 +258,7 @@ def test_the_index_thread_makes_the_common_forwarding_templates_a_first_reload_n
         r = hotmod.Reloader("pkg")
         threaded = any(t.name.startswith("hotmod-index") for t in threading.enumerate())
         r.graph
-        for _ in range(200):  # the thread makes the templates after releasing the lock
+        for _ in range(200):  # (the graph waits for them too: the thread holds the lock)
             if not any(t.name.startswith("hotmod-index") for t in threading.enumerate()):
                 break
             time.sleep(0.05)

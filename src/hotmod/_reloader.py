@@ -275,16 +275,19 @@ class Reloader:
         try:
             with self._lock:
                 held.set()
+                # Let the thread that waits in Reloader() take the GIL and return now: else
+                # it waits for the interpreter's switch interval (5 ms) or this build's I/O.
+                time.sleep(0)
                 try:
                     self._build_index(stats)
+                    if self.patch:  # so a first reload compiles none for common signatures
+                        prepare_templates()  # (under the lock: no reload competes with it)
                 except Exception:  # a bug of hotmod: said, as the reloads may miss modules
                     logger.exception(
                         "building the index of %s failed: reloads may miss modules; restart, "
                         "and please report this",
                         ", ".join(self.packages) or ", ".join(map(str, self.paths)),
                     )
-            if self.patch:  # after the lock: a reload need not wait for it
-                prepare_templates()  # so a first reload compiles none for common signatures
         finally:
             held.set()
             with self._state_lock:

@@ -566,6 +566,8 @@ def test_same_imports_never_hides_a_change_of_the_imports_on_the_standard_librar
         # what cannot be told line by line is parsed again
         (b"if True: from os import (\n    path)\n", False),
         (b"import importlib\nm = importlib.import_module(\n    'os')\n", False),
+        # a string or a second statement on the lines: its brackets cannot be counted
+        (b"import importlib; m = importlib.import_module(\n    ')' 'os')\n", False),
     ],
 )
 def test_same_imports_past_an_import_over_several_lines(head: bytes, expected: bool) -> None:

@@ -194,12 +194,15 @@ def _statement_stop(text: bytes, start: int) -> int | None:
     """Where the import statement whose first line starts at ``start`` ends: the end of the
     line that closes its brackets without a backslash. An import statement holds names,
     commas, brackets and comments, no strings, so counting brackets outside comments is exact.
-    None: it does not end."""
+    None: it does not end, or a line holds a string or another statement (``;``), whose
+    brackets cannot be counted this way."""
     depth = 0
     while start < len(text):
         end = text.find(b"\n", start)
         end = len(text) if end < 0 else end
         code = text[start:end].split(b"#", 1)[0].rstrip()
+        if b"'" in code or b'"' in code or b";" in code:
+            return None
         depth += code.count(b"(") - code.count(b")")
         if depth <= 0 and not code.endswith(b"\\"):
             return end

@@ -594,9 +594,7 @@ class Patcher:
         old_closure, new_closure = old.__closure__, new.__closure__
         with _forwarders_lock:
             # the box the older versions of ``old`` call through, or a new one
-            found = _forwarders.pop(id(old), None)
-            if found is not None and found.fn is not old:  # (cannot happen: see _forwarders)
-                _forwarders[id(old)], found = found, None
+            found = _forwarders.pop(id(old), None)  # (its ``fn`` is ``old``: see _forwarders)
             box = found if found is not None else _Box(new)
             previous = box.fn
             box.fn = new
@@ -813,10 +811,8 @@ class Patcher:
         undo, self._undo = self._undo, []
         for step in reversed(undo):
             step()
+        self.release()
         self.patched.clear()
-        self._classes.clear()
-        self._done.clear()
-        self._late = False
 
 
 def _restore_namespace(cls: type, saved: dict[str, Any]) -> None:

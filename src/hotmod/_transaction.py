@@ -305,10 +305,10 @@ class Transaction:
                 return Outcome(error=exc, rolled_back=True)
             outcome = self._run_locked()
             if self._patcher is not None:
-                # The records that would undo the upgrades (some 140,000 cells, closures and
-                # tuples at N = 1,000 for a config edit) are garbage once the reload applied:
-                # freed here, while the collector is paused, they are not the young
-                # generation its first pass after the reload walks (75 ms of that reload).
+                # The records that would undo the upgrades (tens of thousands of objects at
+                # N = 1,000 for a config edit) are garbage once the reload applied: freed
+                # here, while the collector is paused, they are not in the young generation
+                # its first pass after the reload walks.
                 self._patcher.release()
             return outcome
         finally:

@@ -467,6 +467,44 @@ def test_a_module_imported_from_a_stale_pyc_is_not_taken_for_its_file(project: P
     assert found == {"stale": "v0", "value": "v1", "ok": True}
 
 
+def test_a_stale_pyc_another_process_discarded_after_the_import_still_counts(
+    project: Project,
+) -> None:
+    """Two gunicorn workers start while the app is edited: one imports the module from the
+    stale ``.pyc`` (the same-size edit of the same second, as above), then the other reloads
+    the edit and discards that ``.pyc`` before the first builds its index. The first must not
+    take the missing evidence for a module running its file: the emptied ``.pyc`` says when it
+    was discarded, after this import, and the edit is applied when watching starts."""
+    project.write({"pkg/__init__.py": "", "pkg/mod.py": 'VALUE = "v0"\n'}, record=False)
+    project.run("import pkg.mod")  # writes pkg/__pycache__/mod.*.pyc for v0
+    found = project.result(
+        """
+        import importlib.util, subprocess
+        source = Path("pkg/mod.py")
+        pyc = Path(importlib.util.cache_from_source(str(source.resolve())))
+        before = source.stat()
+        os.utime(pyc, ns=(before.st_atime_ns, before.st_mtime_ns))
+        source.write_text('VALUE = "v1"\\n')
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+        assert int(source.stat().st_mtime) == int(before.st_mtime)
+        time.sleep(0.05)  # imported well after the edit's last stamp (its ctime)
+        import pkg.mod
+        stale = pkg.mod.VALUE  # CPython ran the old bytecode
+        sibling = subprocess.run(
+            [sys.executable, "-c",
+             "import hotmod, pkg.mod; print(hotmod.Reloader('pkg').reload('pkg.mod').ok)"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()
+        r = hotmod.Reloader("pkg", background=False).start()
+        result = r.check()
+        r.stop()
+        emit(stale=stale, sibling=sibling, pyc=pyc.stat().st_size if pyc.exists() else None,
+             value=sys.modules["pkg.mod"].VALUE, ok=result is not None and result.ok)
+        """
+    )
+    assert found == {"stale": "v0", "sibling": ["True"], "pyc": 0, "value": "v1", "ok": True}
+
+
 def test_first_reload_imports_no_adapter_the_construction_did_not(project: Project) -> None:
     # The built-in adapters are imported by Reloader(), not by the first reload after it (the
     # first reload costs what a warm one does); that reload runs the new code.

@@ -72,9 +72,20 @@ class CodeLoader(SourceFileLoader):
 
 
 def discard_bytecode(source_path: str) -> None:
-    """Remove the ``.pyc`` of a changed source so no later import or process trusts it."""
+    """Empty the ``.pyc`` of a changed source, so no later import or process trusts it.
+
+    Emptied, not removed: an empty ``.pyc`` is invalid (the import system compiles the source
+    and writes it again), and its time stamp, the moment of the discard, is the evidence a
+    process that imported the module from the old ``.pyc`` before it was emptied (another
+    worker, just started) needs to tell so (``hotmod._sources.runs_current_file``). A missing
+    ``.pyc`` says nothing of what an import found. None is created where there was none.
+    """
     with contextlib.suppress(OSError, ValueError, NotImplementedError):
-        os.unlink(importlib.util.cache_from_source(source_path))
+        fd = os.open(importlib.util.cache_from_source(source_path), _TRUNCATE_FLAGS)
+        os.close(fd)
+
+
+_TRUNCATE_FLAGS = os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
 class CodeCache:

@@ -177,7 +177,10 @@ def runs_current_file(
        not loaded (noted from hotmod's import on), else the process start (known on Linux).
     2. Its ``.pyc`` does not disagree: the source mtime and size (or hash) recorded in the
        header of ``__cached__`` are the file's now. This also catches an edit after the import
-       on a file system whose clock is not the machine's (network drives).
+       on a file system whose clock is not the machine's (network drives). An empty ``.pyc``
+       (emptied by a reload in another process, ``discard_bytecode``) must have been emptied
+       before that time: else the import may have run the old bytecode it held until then.
+       (A ``.pyc`` deleted by something else leaves no evidence and is taken for none.)
 
     Call it after ``data`` was read (None: not read, the stat signature of the version known
     was taken): a change since then makes the stat newer, never older. ``st``: the file's stat
@@ -196,7 +199,7 @@ def runs_current_file(
     last_change = st.st_mtime if os.name == "nt" else max(st.st_mtime, st.st_ctime)
     if last_change >= since - _stamp_margin(st):
         return False
-    return not _bytecode_disagrees(module, path, st, data)
+    return not _bytecode_disagrees(module, path, st, data, since)
 
 
 def _stamp_margin(st: os.stat_result) -> float:
@@ -211,8 +214,12 @@ def _stamp_margin(st: os.stat_result) -> float:
     return 2.0 if st.st_mtime_ns % 1_000_000_000 == 0 else 0.02
 
 
-def _bytecode_disagrees(module: object, path: str, st: os.stat_result, data: bytes | None) -> bool:
-    """Whether the header of the module's ``.pyc`` describes another version of its source."""
+def _bytecode_disagrees(
+    module: object, path: str, st: os.stat_result, data: bytes | None, since: float
+) -> bool:
+    """Whether the module's ``.pyc`` describes another version of its source, or was emptied
+    (``discard_bytecode``: another process reloaded an edit) after ``since``, a time before
+    the import: the import may have run the old bytecode it held until then."""
     spec = spec_of(module)
     cached = getattr(spec, "cached", None) if spec is not None else None
     if not isinstance(cached, str):
@@ -223,11 +230,14 @@ def _bytecode_disagrees(module: object, path: str, st: os.stat_result, data: byt
         return False
     try:
         header = os.read(fd, 16)
-        written = os.fstat(fd).st_mtime_ns
+        cached_st = os.fstat(fd)
     except OSError:
         return False
     finally:
         os.close(fd)
+    written = cached_st.st_mtime_ns
+    if not header:  # emptied at `written`: found empty by an import that began later
+        return written / 1e9 >= since - _stamp_margin(cached_st)
     if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
         return False  # no bytecode, or another Python's: no evidence either way
     if int.from_bytes(header[4:8], "little") & 1:  # PEP 552 hash-based .pyc

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
+from hotmod._code_cache import discard_bytecode
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 
 __all__ = ["ENV_FD", "Reporter", "restart_reasons", "supervise"]
@@ -269,15 +270,6 @@ def _syntax_error(path: str) -> str | None:
     return None
 
 
-def _forget_bytecode(path: str) -> None:
-    """Remove the cached bytecode of a changed ``.py`` file: the ``.pyc`` records the source's
-    mtime in whole seconds and its size, so an edit that keeps the size within the second it
-    was compiled in would run the old code after the restart."""
-    if path.endswith(".py"):
-        with contextlib.suppress(OSError, ValueError, NotImplementedError):
-            os.unlink(importlib.util.cache_from_source(path))
-
-
 def interpreter_options() -> list[str]:
     """The options this interpreter was started with that a child must get too."""
     options: list[str] = []
@@ -424,7 +416,8 @@ class _Supervisor:
                     )
                 continue
             self._broken.pop(path, None)
-            _forget_bytecode(path)
+            if path.endswith(".py"):  # its .pyc records mtime in whole seconds and size: a
+                discard_bytecode(path)  # same-size edit in that second would run old code
             if found is None:
                 reason = self._restarts.get(path, "a watched module")
                 what = "deleted" if key is None else "changed"

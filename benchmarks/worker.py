@@ -459,7 +459,10 @@ def cell_build(cfg: Config) -> Result:
     started = time.perf_counter_ns()
     work = Workload.load(cfg)
     app_import = time.perf_counter_ns() - started
+    fresh = "hotmod" not in sys.modules
+    started = time.perf_counter_ns()
     hotmod = import_hotmod()
+    hotmod_import = time.perf_counter_ns() - started
     if hotmod is None:
         return hotmod_missing(work)
     startup = _startup(work, hotmod) if work.shape != "app" else {}
@@ -489,6 +492,7 @@ def cell_build(cfg: Config) -> Result:
         **closure_info(work),
         **startup,
         "app_import_ms": app_import * 1e-6,
+        **({"hotmod_import_ms": hotmod_import * 1e-6} if fresh else {}),
         "build": summarize(samples),
         "first_build_ms": first[0] * 1e-6,
         "memory_bytes": retained - before,

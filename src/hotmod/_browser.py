@@ -24,9 +24,7 @@ when the process is asked to stop (SIGINT/SIGTERM), so it never holds up a shutd
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -34,11 +32,13 @@ import signal
 import threading
 import time
 import tokenize
-import uuid
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 from hotmod._reloader import Reloader, applied_reloads
 from hotmod._result import ReloadResult, user_traceback
@@ -76,7 +76,7 @@ _CONTEXT_LINES = 3  # lines shown above and below the failing line
 # in a restarted process. A page that reconnects to another boot id reloads once. With it, the
 # wall-clock time it was made (ms): a page whose first stream answers from a boot made after
 # the page was served reloads too (the server restarted before the page's stream connected).
-BOOT_ID = uuid.uuid4().hex[:12]
+BOOT_ID = os.urandom(6).hex()
 BOOT_MS = int(time.time() * 1000)
 
 
@@ -150,6 +150,8 @@ def _lines_around(filename: str, line: int) -> list[tuple[int, str]]:
 
 
 def _event(data: dict[str, Any]) -> bytes:
+    import json  # loaded by BrowserReload(), not by `import hotmod`
+
     return b"event: hotmod\ndata: " + json.dumps(data).encode() + b"\n\n"
 
 
@@ -234,6 +236,8 @@ class BrowserReload:
     """
 
     def __init__(self, reloader: Callable[[], Reloader]) -> None:
+        import json  # noqa: F401  (now, with the feature: not in the first reload's time)
+
         self._reloader = reloader
         self._hub = _Hub()
         self._pid = os.getpid()
@@ -435,6 +439,8 @@ class BrowserReload:
         await self._asgi_stream(receive, send)
 
     async def _asgi_stream(self, receive: Receive, send: Send) -> None:
+        import asyncio  # here, not at import: `import hotmod` stays light (the server has it)
+
         hub = self.hub
         self.apply()  # the event loop's thread, as the adapter's own safe point
         self._hook_signals()

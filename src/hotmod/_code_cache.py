@@ -20,9 +20,14 @@ from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
 from types import CodeType, ModuleType
 
-__all__ = ["CodeCache", "CodeLoader", "discard_bytecode", "spec_of", "stat_key"]
+__all__ = ["CodeCache", "CodeLoader", "blake2b", "discard_bytecode", "spec_of", "stat_key"]
 
 StatKey = int
+
+try:  # hashlib's own, without hashlib's import of OpenSSL (some milliseconds at `import hotmod`)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - another interpreter
+    from hashlib import blake2b
 
 
 def stat_key(st: os.stat_result) -> StatKey:

@@ -19,17 +19,15 @@ one writer's file or another's, never a mix. A file that cannot be read or decod
 from __future__ import annotations
 
 import atexit
-import hashlib
 import logging
 import marshal
 import os
 import sys
-import tempfile
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
-from hotmod._code_cache import StatKey
+from hotmod._code_cache import StatKey, blake2b
 
 __all__ = ["Entry", "ImportCache", "default_cache_dir"]
 
@@ -65,7 +63,7 @@ class ImportCache:
         self._file: Path | None = None
         if folder is None:
             return
-        digest = hashlib.blake2b(
+        digest = blake2b(
             "\0".join(sorted(map(str, roots))).encode("utf-8", "surrogateescape"), digest_size=8
         ).hexdigest()
         tag = sys.implementation.cache_tag or "python"
@@ -113,6 +111,8 @@ class ImportCache:
         folder = self._file.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            import tempfile  # here: `import hotmod` stays light
+
             handle, temporary = tempfile.mkstemp(prefix=".imports-", dir=folder)
             try:
                 with os.fdopen(handle, "wb") as file:

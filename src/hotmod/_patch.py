@@ -40,9 +40,10 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import CodeType, FunctionType, MemberDescriptorType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from typing_extensions import TypeIs
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # annotations only: not imported at run time
 
 __all__ = ["Patcher", "prepare_templates"]
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from types import CodeType, ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Self
-
 from hotmod._binding_scan import scan_bindings
 from hotmod._code_cache import CodeCache, StatKey, stat_key
 from hotmod._exceptions import ArgumentTypeError, NotWatchedError, ReloaderStateError
@@ -37,6 +35,8 @@ from hotmod.adapters._base import Adapter, AdapterRun, check_adapters
 from hotmod.adapters._base import select as select_adapters
 
 if TYPE_CHECKING:
+    from typing_extensions import Self  # annotations only: not imported at run time
+
     from hotmod._watcher import FileEvent, Watcher
 
 __all__ = ["Reloader", "applied_reloads"]

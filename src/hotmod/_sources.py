@@ -12,7 +12,6 @@ A module no Reloader has loaded or seen yet is judged by ``runs_current_file``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import time
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
-from hotmod._code_cache import StatKey, spec_of, stat_key
+from hotmod._code_cache import StatKey, blake2b, spec_of, stat_key
 from hotmod._observed import looked_up
 
 __all__ = ["LOADED", "LoadedVersions", "SourceStore", "SourceVersion", "runs_current_file"]
@@ -55,7 +54,7 @@ def read_source(path: str) -> tuple[bytes, SourceVersion]:
             data = b"".join(parts)
     finally:
         os.close(fd)
-    return data, SourceVersion(key, hashlib.blake2b(data, digest_size=16).digest())
+    return data, SourceVersion(key, blake2b(data, digest_size=16).digest())
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -7,7 +7,11 @@ at the start of its build (``HOLD``) to make "the build has not run yet" certain
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -279,3 +283,17 @@ def test_the_index_thread_makes_the_common_forwarding_templates_a_first_reload_n
         "patched": ["pkg.leaf.C", "pkg.leaf.C.m", "pkg.leaf.f", "pkg.leaf.g"],
         "compiled": [],
     }
+
+
+def test_import_hotmod_leaves_the_heavy_standard_modules_to_those_who_use_them() -> None:
+    # `import hotmod` is on every start-up path of a dev server: asyncio (with ssl, socket and
+    # subprocess), uuid, tempfile, typing_extensions (annotations only) and hashlib's OpenSSL
+    # backend are imported by the parts that use them, when they do (a fresh interpreter, so
+    # nothing imported them before; what stays is hotmod's and what it runs on).
+    heavy = ["asyncio", "hashlib", "ssl", "subprocess", "tempfile", "typing_extensions", "uuid"]
+    code = f"import sys, hotmod; print(sorted(set({heavy!r}) & set(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", out

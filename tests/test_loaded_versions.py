@@ -506,8 +506,9 @@ def test_a_stale_pyc_another_process_discarded_after_the_import_still_counts(
 
 
 def test_first_reload_imports_no_adapter_the_construction_did_not(project: Project) -> None:
-    # The built-in adapters are imported by Reloader(), not by the first reload after it (the
-    # first reload costs what a warm one does); that reload runs the new code.
+    # The built-in adapters are imported with the index Reloader() builds (here by Reloader()
+    # itself: few modules), not by the first reload after it (the first reload costs what a
+    # warm one does); that reload runs the new code.
     out = run(
         project,
         """

@@ -83,6 +83,37 @@ def test_reloader_returns_before_its_index_is_built_and_the_graph_waits_for_it(
     }
 
 
+def test_the_adapters_are_imported_with_the_index_off_the_start_up_path(
+    project: Project,
+) -> None:
+    # The built-in adapters (logging handlers, atexit functions: a module each) are imported by
+    # the index thread, not by Reloader() on the start-up path, and before any reload runs.
+    project.write(PKG, record=False)
+    out = project.result(
+        held(
+            """
+        adapters = lambda: sorted(n for n in sys.modules if n.startswith("hotmod.adapters._"))
+        r = hotmod.Reloader("pkg", background=False)
+        entered.wait(10)
+        at_return = adapters()
+        threading.Timer(0.2, release.set).start()
+        r.graph  # waits for the build
+        built = adapters()
+        edit("pkg/base.py", "VALUE = 1", "VALUE = 2")
+        result = r.reload("pkg.base")
+        emit(at_return=at_return, built=built, ok=result.ok, after_reload=adapters())
+        """
+        )
+    )
+    loaded = ["hotmod.adapters._base", "hotmod.adapters._caches", "hotmod.adapters._side_effects"]
+    assert out == {
+        "at_return": ["hotmod.adapters._base"],
+        "built": loaded,
+        "ok": True,
+        "after_reload": loaded,
+    }
+
+
 def test_reload_and_check_wait_for_the_index(project: Project) -> None:
     project.write(PKG, record=False)
     out = project.result(

@@ -190,9 +190,6 @@ class Reloader:
         self.patch = patch
         self.on_reload = on_reload
         self._adapters = check_adapters(adapters)
-        # Import the adapters a reload would select now rather than in the first reload (a
-        # module each, cheap): the first reload after start-up costs what a warm one does.
-        select_adapters(self._adapters)
         self._live = live_modules()
         self._index = ModuleIndex(packages, paths, self._live)
         self.packages = self._index.packages
@@ -262,6 +259,10 @@ class Reloader:
         self._imports = ImportCache(self._index.roots, default_cache_dir())
         self._refresh_index(force=True, stats=stats)
         self._imports.save()
+        # Import the adapters a reload would select now (with the index, off the start-up
+        # path), not in the first reload: the first reload after start-up costs what a warm
+        # one does.
+        select_adapters(self._adapters)
         logger.debug(
             "indexed %d modules of %s in %.1f ms",
             len(self._index),

@@ -86,11 +86,11 @@ def discard_bytecode(source_path: str) -> None:
     ``.pyc`` says nothing of what an import found. None is created where there was none.
     """
     with contextlib.suppress(OSError, ValueError, NotImplementedError):
-        fd = os.open(importlib.util.cache_from_source(source_path), _TRUNCATE_FLAGS)
-        os.close(fd)
-
-
-_TRUNCATE_FLAGS = os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+        cached = importlib.util.cache_from_source(source_path)
+        # Already empty: left as it is, its time the moment no import could trust it any more
+        # (an import since found it empty and compiled the source, or wrote a new .pyc).
+        if os.stat(cached).st_size:
+            os.truncate(cached, 0)
 
 
 class CodeCache:

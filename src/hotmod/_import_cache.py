@@ -111,9 +111,9 @@ class ImportCache:
         folder = self._file.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            import tempfile  # here: `import hotmod` stays light
-
-            handle, temporary = tempfile.mkstemp(prefix=".imports-", dir=folder)
+            # a name of this writer's own (no tempfile: its import costs more than all this)
+            temporary = str(folder / f".imports-{os.getpid()}-{os.urandom(6).hex()}")
+            handle = os.open(temporary, _CREATE_FLAGS, 0o600)
             try:
                 with os.fdopen(handle, "wb") as file:
                     marshal.dump(self._entries, file)
@@ -124,6 +124,8 @@ class ImportCache:
         except (OSError, ValueError) as exc:
             logger.debug("could not write the import cache %s: %s", self._file, exc)
 
+
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 # Caches with entries added since they were written (files parsed again after an edit): written
 # when the process exits, so the next start does not parse them again.

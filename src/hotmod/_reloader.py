@@ -256,13 +256,17 @@ class Reloader:
 
     def _build_index(self, stats: dict[str, tuple[object, os.stat_result]]) -> None:
         started = time.perf_counter()
+        # Import the adapters a reload would select now (with the index, off the start-up
+        # path), not in the first reload: the first reload after start-up costs what a warm
+        # one does. Before the index: it knows these imports, and does not look at all the
+        # modules again at that reload.
+        select_adapters(self._adapters)
         self._imports = ImportCache(self._index.roots, default_cache_dir())
         self._refresh_index(force=True, stats=stats)
         self._imports.save()
-        # Import the adapters a reload would select now (with the index, off the start-up
-        # path), not in the first reload: the first reload after start-up costs what a warm
-        # one does.
-        select_adapters(self._adapters)
+        # What was imported meanwhile (the app goes on importing while the thread builds):
+        # looked at now, not by the first reload.
+        self._refresh_index()
         logger.debug(
             "indexed %d modules of %s in %.1f ms",
             len(self._index),

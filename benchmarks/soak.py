@@ -209,7 +209,13 @@ class Callers:
 
 
 def soak(
-    cycles: int, sample_every: int, callers: int, deadline: float, keep_previous: bool
+    cycles: int,
+    sample_every: int,
+    callers: int,
+    deadline: float,
+    keep_previous: bool,
+    *,
+    settle: float = 0.0,
 ) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="hotmod-soak-"))
     write_package(root, keep_previous=keep_previous)
@@ -219,6 +225,7 @@ def soak(
     importlib.import_module(PACKAGE)
     results = Results()
     reloader = hotmod.Reloader(PACKAGE, debounce=0.01, on_reload=results.record).start()
+    time.sleep(settle)  # (start()'s own reload then runs before the first save, never with it)
     group = Callers(callers)
     group.start()
     # weak references to the module objects each cycle replaces; each one removes itself when
@@ -230,6 +237,10 @@ def soak(
     start: dict[str, Any] = {}
     started = time.perf_counter()
     warmup = 10
+    # Reloads counted from the end of the warm-up: the warm-up may hold one more than its saves
+    # (start() applies files written just before their import: hotmod cannot prove the modules
+    # run them, and reloads them once; that reload coalesces with the first save, or not).
+    counted_from = 0
     for cycle in range(1, warmup + cycles + 1):
         for name in REPLACED:
             alive.add(weakref.ref(sys.modules[name], alive.discard))
@@ -246,6 +257,7 @@ def soak(
             break
         done = cycle - warmup
         if done == 0:
+            counted_from = results.count
             gc.collect()
             start = {"threads": threading.active_count(), "fds": open_fds(), "rss": rss_kib()}
             samples.append((0, start["rss"] or 0.0))
@@ -264,7 +276,7 @@ def soak(
     ys = [y for _, y in samples]
     return {
         "cycles": cycles,
-        "completed": results.count - warmup,
+        "completed": results.count - counted_from,
         "seconds": round(seconds, 2),
         "missed": missed,
         "failed": results.failed,
@@ -331,10 +343,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep `_old = hotmod.previous(__name__)` as a module global (a leak by design)",
     )
+    parser.add_argument(
+        "--settle", type=float, default=0.0, help="seconds between start() and the first save"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    out = soak(args.cycles, args.sample_every, args.callers, args.deadline, args.keep_previous)
+    out = soak(
+        args.cycles,
+        args.sample_every,
+        args.callers,
+        args.deadline,
+        args.keep_previous,
+        settle=args.settle,
+    )
     print(render(out))
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=1))

@@ -436,33 +436,46 @@ def test_ipython_autoreload_patch_in_place_is_not_reverted(project: Project) -> 
     }
 
 
+def write_stale_pyc_project(project: Project) -> None:
+    project.write({"pkg/__init__.py": "", "pkg/mod.py": 'VALUE = "v0"\n'}, record=False)
+    project.run("import pkg.mod")  # writes pkg/__pycache__/mod.*.pyc for v0
+
+
+# pkg.mod imported from its stale .pyc: the .pyc written at the moment of the version it was
+# compiled from; the edit, of the same size, a nanosecond later: the same second, written
+# after the .pyc; imported well after the edit's last stamp (its ctime)
+STALE_PYC_IMPORT = """
+import importlib.util
+source = Path("pkg/mod.py")
+pyc = Path(importlib.util.cache_from_source(str(source.resolve())))
+before = source.stat()
+os.utime(pyc, ns=(before.st_atime_ns, before.st_mtime_ns))
+source.write_text('VALUE = "v1"\\n')
+os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+assert int(source.stat().st_mtime) == int(before.st_mtime)
+time.sleep(0.05)
+import pkg.mod
+stale = pkg.mod.VALUE  # CPython ran the old bytecode
+"""
+
+
 def test_a_module_imported_from_a_stale_pyc_is_not_taken_for_its_file(project: Project) -> None:
     """An edit of the same size in the same second as the ``.pyc`` was written: CPython's check
     (whole seconds and size) accepts the stale ``.pyc``, and the module runs the old code. The
     file was written after the ``.pyc``, so hotmod does not take it for what is running, and
     applies it when watching starts (a gunicorn worker that imports the app just after an
     edit sees exactly this)."""
-    project.write({"pkg/__init__.py": "", "pkg/mod.py": 'VALUE = "v0"\n'}, record=False)
-    project.run("import pkg.mod")  # writes pkg/__pycache__/mod.*.pyc for v0
+    write_stale_pyc_project(project)
     found = project.result(
-        """
-        import importlib.util
-        source = Path("pkg/mod.py")
-        pyc = Path(importlib.util.cache_from_source(str(source.resolve())))
-        before = source.stat()
-        # the .pyc written at the moment of the version it was compiled from; the edit, of the
-        # same size, a nanosecond later: the same second, written after the .pyc
-        os.utime(pyc, ns=(before.st_atime_ns, before.st_mtime_ns))
-        source.write_text('VALUE = "v1"\\n')
-        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
-        assert int(source.stat().st_mtime) == int(before.st_mtime)
-        import pkg.mod
-        stale = pkg.mod.VALUE  # CPython ran the old bytecode
+        STALE_PYC_IMPORT
+        + textwrap.dedent(
+            """
         r = hotmod.Reloader("pkg", background=False).start()
         result = r.check()
         r.stop()
         emit(stale=stale, value=sys.modules["pkg.mod"].VALUE, ok=result is not None and result.ok)
         """
+        )
     )
     assert found == {"stale": "v0", "value": "v1", "ok": True}
 
@@ -475,21 +488,12 @@ def test_a_stale_pyc_another_process_discarded_after_the_import_still_counts(
     the edit and discards that ``.pyc`` before the first builds its index. The first must not
     take the missing evidence for a module running its file: the emptied ``.pyc`` says when it
     was discarded, after this import, and the edit is applied when watching starts."""
-    project.write({"pkg/__init__.py": "", "pkg/mod.py": 'VALUE = "v0"\n'}, record=False)
-    project.run("import pkg.mod")  # writes pkg/__pycache__/mod.*.pyc for v0
+    write_stale_pyc_project(project)
     found = project.result(
-        """
-        import importlib.util, subprocess
-        source = Path("pkg/mod.py")
-        pyc = Path(importlib.util.cache_from_source(str(source.resolve())))
-        before = source.stat()
-        os.utime(pyc, ns=(before.st_atime_ns, before.st_mtime_ns))
-        source.write_text('VALUE = "v1"\\n')
-        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
-        assert int(source.stat().st_mtime) == int(before.st_mtime)
-        time.sleep(0.05)  # imported well after the edit's last stamp (its ctime)
-        import pkg.mod
-        stale = pkg.mod.VALUE  # CPython ran the old bytecode
+        STALE_PYC_IMPORT
+        + textwrap.dedent(
+            """
+        import subprocess
         sibling = subprocess.run(
             [sys.executable, "-c",
              "import hotmod, pkg.mod; print(hotmod.Reloader('pkg').reload('pkg.mod').ok)"],
@@ -501,6 +505,7 @@ def test_a_stale_pyc_another_process_discarded_after_the_import_still_counts(
         emit(stale=stale, sibling=sibling, pyc=pyc.stat().st_size if pyc.exists() else None,
              value=sys.modules["pkg.mod"].VALUE, ok=result is not None and result.ok)
         """
+        )
     )
     assert found == {"stale": "v0", "sibling": ["True"], "pyc": 0, "value": "v1", "ok": True}
 

@@ -414,3 +414,38 @@ def test_package_extending_its_path_matches_a_fresh_import_after_reloads(
         "paths": [[True, True]] * 3,
         "plugin": "found",
     }
+
+
+def test_a_member_imported_by_another_runs_from_memory_at_every_reload(project: Project) -> None:
+    """A cycle member the import system re-imports inside another member's import (pkg.b,
+    inside pkg.a's ``from pkg.b import two``) runs under a new spec: the code kept in memory
+    must follow it, or every later reload reads that module's bytecode from disk again."""
+    project.write(TWO_CYCLE)
+    out = project.result(
+        """
+        import importlib.machinery
+        import pkg.a, pkg.user
+        loaded = []
+        get_code = importlib.machinery.SourceFileLoader.get_code
+        def counting(self, fullname):
+            loaded.append(fullname)
+            return get_code(self, fullname)
+        importlib.machinery.SourceFileLoader.get_code = counting
+        r = hotmod.Reloader("pkg")
+        rounds = []
+        for value in (10, 20, 30):
+            edit("pkg/a.py", f"one = {value // 10 if value == 10 else value - 10}",
+                 f"one = {value}")
+            del loaded[:]
+            result = r.reload("pkg.a")
+            rounds.append([result.ok, list(result.reloaded), sys.modules["pkg.user"].get(),
+                           sorted(loaded)])
+        emit(rounds=rounds)
+        """
+    )
+    assert out["rounds"] == [
+        # the first reload reads what was never kept: the modules imported before hotmod
+        [True, ["pkg.a", "pkg.b", "pkg.user"], 12, ["pkg.b", "pkg.user"]],
+        [True, ["pkg.a", "pkg.b", "pkg.user"], 22, []],
+        [True, ["pkg.a", "pkg.b", "pkg.user"], 32, []],
+    ]

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
-from types import CodeType, ModuleType, TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hotmod._binding_scan import scan_bindings
@@ -30,7 +30,7 @@ from hotmod._patch import prepare_templates
 from hotmod._result import ReloadResult, user_traceback
 from hotmod._scheduler import RESCAN_ALL, Scheduler, max_delay
 from hotmod._sources import LOADED, SourceStore, SourceVersion, read_source, runs_current_file
-from hotmod._transaction import Transaction
+from hotmod._transaction import Outcome, Transaction
 from hotmod.adapters._base import Adapter, AdapterRun, check_adapters
 from hotmod.adapters._base import select as select_adapters
 
@@ -782,13 +782,7 @@ class Reloader:
                         record = self._index.get(name)
                         if record is not None:
                             self._failed.pop(record.path, None)
-                    self._commit(
-                        sources,
-                        transaction.compiled,
-                        outcome.imported,
-                        transaction.newer_files,
-                        () if self.eager else outcome.evicted,
-                    )
+                    self._commit(sources, transaction, outcome)
                     self._resequence(outcome.completed)
                 result = ReloadResult(
                     changed=changed,
@@ -809,16 +803,17 @@ class Reloader:
     def _commit(
         self,
         sources: dict[str, tuple[bytes, SourceVersion]],
-        compiled: dict[str, CodeType],
-        imported: tuple[str, ...],
-        newer_files: dict[str, CodeType],
-        evicted: tuple[str, ...],
+        transaction: Transaction,
+        outcome: Outcome,
     ) -> None:
         """Bring index, graph, sources and code cache in step with the modules now running.
 
         Only changed and newly imported modules are parsed and scanned again: a dependent
         re-executed from unchanged source binds the same modules as before.
         """
+        compiled, newer_files = transaction.compiled, transaction.newer_files
+        imported = outcome.imported
+        evicted = () if self.eager else outcome.evicted
         for name, (data, version) in sources.items():
             record = self._index.get(name)
             if record is None:
@@ -832,6 +827,17 @@ class Reloader:
             else:
                 self._codes.put(name, code, module)
             self._unparsed[name] = data
+        for name, code in transaction.served.items():
+            # Re-imported by the import system under a new spec (another module's import of it
+            # ran first): the same code and file version, which the caches must know by it.
+            record = self._index.get(name)
+            if name in sources or name in newer_files or record is None:
+                continue
+            module = self._live.get(name)
+            self._codes.put(name, code, module)
+            kept = self._sources.loaded(record.path)
+            if kept is not None:
+                LOADED.record(name, module, record.path, kept)
         for name, code in newer_files.items():
             # A dependent ran its file as it is now (an edit not applied yet): that is the
             # version loaded from now on.

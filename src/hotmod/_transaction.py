@@ -263,6 +263,10 @@ class Transaction:
         self.compiled: dict[str, CodeType] = {}
         # unchanged modules whose file changed since they were loaded: they run the new file
         self.newer_files: dict[str, CodeType] = {}
+        # modules the import system re-imported through the plan's finder (another module's
+        # code imported them first): they run their code under a new spec, which the code
+        # cache must learn, or it misses them at every later reload
+        self.served: dict[str, CodeType] = {}
         self._eager = eager
         self._is_watched = is_watched
         self._adapters = adapters
@@ -503,6 +507,7 @@ class Transaction:
             spec.submodule_search_locations = locations
         spec.cached = old_spec.cached
         spec.has_location = True
+        self.served[name] = code
         return spec
 
     def _parent_path(self, name: str) -> Sequence[str] | None:

@@ -554,6 +554,22 @@ def test_same_imports_never_hides_a_change_of_the_imports_on_the_standard_librar
     assert said_same > checked // 4
 
 
+def test_import_uses_are_the_patterns_matches_on_the_standard_library() -> None:
+    # the fast search (bytes.find, then the pattern at each "import") finds what the pattern's
+    # own search finds, in every file and up to any stop
+    from hotmod._import_parser import _IMPORT_USE, _import_uses
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    found = 0
+    for path in sorted(stdlib.glob("*.py")):
+        source = path.read_bytes()
+        for stop in (len(source), len(source) // 3):
+            expected = [m.span() for m in _IMPORT_USE.finditer(source, 0, stop)]
+            assert [m.span() for m in _import_uses(source, stop)] == expected, (path, stop)
+            found += len(expected)
+    assert found > 1000
+
+
 @pytest.mark.parametrize(
     ("head", "expected"),
     [
@@ -563,6 +579,18 @@ def test_same_imports_never_hides_a_change_of_the_imports_on_the_standard_librar
         (b"import os.path, \\\n    json\n", True),
         # the import of a lexer's token table is a string, not a statement
         (b"TOKENS = {\n    'import': [\n        'x',\n    ],\n}\n", True),
+        # ... and so is a lexer's pattern on a line that opens a bracket (pygments), and a
+        # comment
+        (b"RULES = [\n    (r'(import)(\\s+)', 'ns',\n     'x'),\n]\n", True),
+        (b"RULES = [(r'(from)(\\s+)', 'x'), (r\"(import)\", \"y\",\n    'z')]\n", True),
+        (b"TABLE = [  # import these\n    1,\n]\n", True),
+        # the pattern is not read as a string: after an f-string, on a line that a backslash
+        # continues, on a line with a triple quote
+        (b"RULES = [(f'{1}', r'(import)',\n    'x')]\n", False),
+        (b"RULES = [1, \\\n    r'(import)', (\n    'x')]\n", False),
+        (b'RULES = ["""a""", r\'(import)\', (\n    \'x\')]\n', False),
+        # a keyword written against a string (else'('): the quote after it opens no string
+        (b"import importlib\nm = [0 if 1 else'(', importlib.import_module('o'\n    's')]\n", False),
         # what cannot be told line by line is parsed again
         (b"if True: from os import (\n    path)\n", False),
         (b"import importlib\nm = importlib.import_module(\n    'os')\n", False),

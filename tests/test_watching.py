@@ -14,6 +14,7 @@ condition for a bounded quiet period (``stays``):
 
 from __future__ import annotations
 
+import sys
 import textwrap
 import time
 from typing import Any
@@ -721,6 +722,50 @@ def test_a_file_found_empty_after_a_complete_save_waits_for_the_debounce(
         """,
     )
     assert out == {"first": "None", "kept": 1, "emptied": True, "ok": [True]}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux's file leases tell a file being written")
+def test_a_save_under_way_when_start_compares_the_files_is_applied_once_closed(
+    project: Project,
+) -> None:
+    """start() compares every watched file with what its module was loaded from. A file an
+    editor is writing at that moment (truncated, half written, still open) differs, and its
+    first half compiles: it must not be executed. The watcher runs by then, so the save's close
+    event applies the whole file, in one reload."""
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/mod.py": "import builtins\nbuiltins.SEEN = ['v0']\n",
+        },
+        record=False,
+    )
+    out = run_one(
+        project,
+        """
+        import builtins
+        import pkg.mod
+        r = hotmod.Reloader("pkg", on_reload=on_reload, background=False, debounce=30)
+        f = open("pkg/mod.py", "w")                   # an in-place save, under way
+        f.write("import builtins\\nbuiltins.SEEN.append('half')\\n")
+        f.flush()
+        r.start()
+        first = repr(r.check())                      # compares every file: one is half written
+        f.write("builtins.SEEN.append('whole')\\n")
+        f.close()
+        _SAVED[:] = [os.path.realpath("pkg/mod.py")]
+        wait_seen(r)
+        second = r.check()
+        r.stop()
+        emit(first=first, seen=builtins.SEEN, reloaded=list(second.reloaded),
+             reloads=len(results()))
+        """,
+    )
+    assert out == {
+        "first": "None",
+        "seen": ["v0", "half", "whole"],
+        "reloaded": ["pkg.mod"],
+        "reloads": 1,
+    }
 
 
 def test_check_applies_at_once_in_the_callers_thread(project: Project) -> None:

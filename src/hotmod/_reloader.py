@@ -29,7 +29,14 @@ from hotmod._observed import observed_count, observed_since
 from hotmod._patch import prepare_templates
 from hotmod._result import ReloadResult, user_traceback
 from hotmod._scheduler import RESCAN_ALL, Scheduler, max_delay
-from hotmod._sources import LOADED, SourceStore, SourceVersion, read_source, runs_current_file
+from hotmod._sources import (
+    LOADED,
+    SourceStore,
+    SourceVersion,
+    open_for_writing,
+    read_source,
+    runs_current_file,
+)
 from hotmod._transaction import Outcome, Transaction
 from hotmod.adapters._base import Adapter, AdapterRun, check_adapters
 from hotmod.adapters._base import select as select_adapters
@@ -1236,6 +1243,13 @@ class Reloader:
             if found is None:
                 if path in reported:
                     logger.debug("%s saved without a change: nothing to reload", path)
+                continue
+            if path not in reported and open_for_writing(record.path):
+                # Found changed by a comparison of every file (at start(), after an overflow)
+                # while a process has it open for writing: a save under way, perhaps half
+                # written. Its close event (the watcher runs already) or the debounce applies it.
+                self._scheduler.add([(record.path, False)], forward=False)
+                logger.debug("%s is being written: applied once it is closed", path)
                 continue
             if not found[0]:
                 # An in-place save truncates the file, then writes it: read in between (the

@@ -12,8 +12,10 @@ A module no Reloader has loaded or seen yet is judged by ``runs_current_file``.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,7 +25,14 @@ from functools import cache
 from hotmod._code_cache import StatKey, blake2b, spec_of, stat_key
 from hotmod._observed import looked_up
 
-__all__ = ["LOADED", "LoadedVersions", "SourceStore", "SourceVersion", "runs_current_file"]
+__all__ = [
+    "LOADED",
+    "LoadedVersions",
+    "SourceStore",
+    "SourceVersion",
+    "open_for_writing",
+    "runs_current_file",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +67,41 @@ def read_source(path: str) -> tuple[bytes, SourceVersion]:
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_for_writing(path: str) -> bool:
+    """Whether some process has ``path`` open for writing now (a save under way), where the
+    system can tell: Linux grants a read lease on a file only while nobody has it open for
+    writing. False when unknown (another system, a file system without leases, a file of
+    another user, which only its owner may lease).
+
+    The lease is given back at once. A writer opening the file in between waits for that (some
+    microseconds), and the kernel signals the lease's holder: SIGURG, ignored unless handled,
+    instead of the default SIGIO, which would end this process.
+    """
+    if sys.platform != "linux":
+        return False
+    import fcntl
+    import signal
+
+    setlease = getattr(fcntl, "F_SETLEASE", None)
+    setsig = getattr(fcntl, "F_SETSIG", None)
+    if setlease is None or setsig is None:
+        return False
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return False
+    try:
+        fcntl.fcntl(fd, setsig, signal.SIGURG)
+        fcntl.fcntl(fd, setlease, fcntl.F_RDLCK)
+    except OSError as exc:
+        return exc.errno == errno.EAGAIN
+    else:
+        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
 
 
 class SourceStore:

@@ -409,6 +409,47 @@ def test_reloads_before_the_first_render_create_no_template_engine(site: Path) -
     assert result == {"ok": True, "created": [], "out": "HI-tag-v1"}
 
 
+REGISTRY_CACHES = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+os.environ["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+import django
+django.setup()
+import hotmod, polls.views
+from django.apps import apps
+r = hotmod.Reloader("mysite", "polls")
+def cached():
+    apps.get_models()
+    return apps.get_models.cache_info().currsize
+before = cached()
+view = r.reload("polls.views")
+kept = apps.get_models.cache_info().currsize
+models = r.reload("polls.models")
+after_models = apps.get_models.cache_info().currsize
+Question = apps.get_model("polls", "Question")
+print(json.dumps({"ok": [view.ok, models.ok], "before": before, "kept": kept,
+                  "after_models": after_models,
+                  "current": Question is sys.modules["polls.models"].Question,
+                  "listed": Question in apps.get_models()}))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_reload_without_models_leaves_the_app_registry_caches(site: Path) -> None:
+    """The app registry's caches (``get_models()``, every model's ``_meta``) are cleared when
+    models leave it, not by a reload of views, which no model comes from; a models reload
+    clears them and the registry lists the new classes."""
+    result = _run_check(site, REGISTRY_CACHES)
+    assert result == {
+        "ok": [True, True],
+        "before": 1,
+        "kept": 1,
+        "after_models": 0,
+        "current": True,
+        "listed": True,
+    }
+
+
 def test_framework_adapters_are_not_imported_without_their_framework(project: Project) -> None:
     project.write({"pkg/__init__.py": "", "pkg/a.py": "X = 1\n"})
     result = project.result(

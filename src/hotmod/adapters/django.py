@@ -99,6 +99,7 @@ class _State:
     # (registry dict, its items before detach): app models, admin registries
     registries: list[tuple[dict[Any, Any], list[tuple[Any, Any]]]] = field(default_factory=list)
     signals: list[tuple[Signal, list[Any]]] = field(default_factory=list)
+    models: bool = False  # models left the app registry: its caches are cleared
     sites: list[Any] = field(default_factory=list)  # admin sites whose registry changed
     # resolvers replaced at commit: (list of patterns, index, the resolver that was there)
     replaced: list[tuple[list[Any], int, Any]] = field(default_factory=list)
@@ -133,13 +134,15 @@ class DjangoRegistries(Adapter[_State]):
         except BaseException:
             self._put_back(state)
             raise
-        apps.clear_cache()
+        if state.models:
+            apps.clear_cache()
         return state
 
     def commit(self, modules: Mapping[str, ModuleType], state: _State) -> None:
         if not (settings.configured and apps.ready):
             return
-        apps.clear_cache()
+        if state.models:  # (new models clear the caches as they register)
+            apps.clear_cache()
         if not modules:  # lazy mode: the modules re-execute at their next import
             _clear_url_caches()
             return
@@ -176,6 +179,7 @@ class DjangoRegistries(Adapter[_State]):
             gone = [key for key, model in registry.items() if model.__module__ in names]
             if gone:
                 state.registries.append((registry, list(registry.items())))
+                state.models = True
                 for key in gone:
                     del registry[key]
 

@@ -193,15 +193,16 @@ def _continued_import(text: bytes, stop: int) -> bool:
         start = text.rfind(b"\n", 0, found.start()) + 1
         line_end = text.find(b"\n", found.start())
         line_end = len(text) if line_end < 0 else line_end
-        if _in_literal(text, start, line_end, found.start()):
-            continue  # a lexer's pattern, r"(import)(\s+)": the line may hold a use as well
-        end = line_end
-        line = text[start:end].rstrip()
+        line = text[start:line_end].rstrip()
         if not line.endswith(b"\\") and all(
             line.count(opening) <= line.count(closing)
             for opening, closing in ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
         ):
+            end = line_end
             continue
+        if _in_literal(text, start, line_end, found.start()):
+            continue  # a lexer's pattern, r"(import)(\s+)": the line may hold a use as well
+        end = line_end
         if found.group() != b"import" or not _STATEMENT.match(text, start):
             return True
         statement_end = _statement_stop(text, start)
@@ -224,6 +225,9 @@ def _in_literal(text: bytes, start: int, end: int, at: int) -> bool:
     for a line holding a triple quote (it may be part of a longer string, or start one) or
     ending with a backslash. An f-string (or 3.14's t-string) before ``at`` has code in its
     braces, and its quotes may nest (3.12): such a line is not read this way."""
+    before = text[start:at]
+    if b"'" not in before and b'"' not in before and b"#" not in before:
+        return False  # (an import statement's line)
     line = text[start:end].rstrip(b"\r")
     if line.endswith(b"\\") or b"'''" in line or b'"""' in line:
         return False

@@ -103,6 +103,14 @@ def test_any_spelling_of_a_path_maps_to_the_module(
     monkeypatch.chdir(root.parent)
     assert index.module_for_path(Path("pkg/a.py")) == "pkg.a"
     assert index.module_for_path("pkg/sub/b.py") == "pkg.sub.b"
+    # asked again (the spellings of modules' paths are remembered): the same answers, and a
+    # relative one still means what it means in the working folder of the moment
+    assert index.module_for_path(root / "sub" / ".." / "a.py") == "pkg.a"
+    assert index.module_for_path(str(root) + "/./a.py") == "pkg.a"
+    monkeypatch.chdir(root / "sub")
+    assert index.module_for_path("b.py") == "pkg.sub.b"
+    assert index.module_for_path("pkg/a.py") is None
+    assert index.module_for_path(Path("../a.py")) == "pkg.a"
 
 
 def test_never_imported_file_maps_to_nothing_but_is_covered(tree: dict[str, ModuleType]) -> None:

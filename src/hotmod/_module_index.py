@@ -67,6 +67,8 @@ class ModuleIndex:
     ) -> None:
         self._system = system_dirs()
         self._real_dirs: dict[str, str] = {}
+        # a spelling of a module's path -> its real path (what real_path gives it)
+        self._module_spellings: dict[str, str] = {}
         self.packages: tuple[str, ...] = tuple(_check_package_name(p) for p in packages)
         self._prefixes = tuple(f"{p}." for p in self.packages)
         paths = tuple(paths)
@@ -101,7 +103,15 @@ class ModuleIndex:
 
     def module_for_path(self, path: str | os.PathLike[str]) -> str | None:
         """The watched module whose source is ``path`` (any spelling of it), or None."""
-        return self._by_path.get(self.real_path(os.fspath(path)))
+        spelling = os.fspath(path)
+        real = self._module_spellings.get(spelling)
+        if real is None:
+            real = self.real_path(spelling)
+            # Kept for modules' absolute paths only: bounded (unlike the paths of events),
+            # and meaning the same file whatever the working folder is.
+            if real in self._by_path and os.path.isabs(spelling):
+                self._module_spellings[spelling] = real
+        return self._by_path.get(real)
 
     def covers_name(self, name: str) -> bool:
         """Whether ``name`` is a watched package or lies below one."""

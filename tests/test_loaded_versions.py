@@ -486,7 +486,7 @@ def test_a_stale_pyc_another_process_discarded_after_the_import_still_counts(
     """Two gunicorn workers start while the app is edited: one imports the module from the
     stale ``.pyc`` (the same-size edit of the same second, as above), then the other reloads
     the edit and discards that ``.pyc`` before the first builds its index. The first must not
-    take the missing evidence for a module running its file: the emptied ``.pyc`` says when it
+    take the missing evidence for a module running its file: the discarded ``.pyc`` says when it
     was discarded, after this import, and the edit is applied when watching starts."""
     write_stale_pyc_project(project)
     found = project.result(
@@ -502,12 +502,19 @@ def test_a_stale_pyc_another_process_discarded_after_the_import_still_counts(
         r = hotmod.Reloader("pkg", background=False).start()
         result = r.check()
         r.stop()
-        emit(stale=stale, sibling=sibling, pyc=pyc.stat().st_size if pyc.exists() else None,
+        emit(stale=stale, sibling=sibling, pyc=pyc.read_bytes()[:4].hex() if pyc.exists() else None,
              value=sys.modules["pkg.mod"].VALUE, ok=result is not None and result.ok)
         """
         )
     )
-    assert found == {"stale": "v0", "sibling": ["True"], "pyc": 0, "value": "v1", "ok": True}
+    # (the sibling's discard: the .pyc's magic number overwritten with zeros)
+    assert found == {
+        "stale": "v0",
+        "sibling": ["True"],
+        "pyc": "00000000",
+        "value": "v1",
+        "ok": True,
+    }
 
 
 def test_first_reload_imports_no_adapter_the_construction_did_not(project: Project) -> None:

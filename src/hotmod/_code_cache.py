@@ -20,7 +20,15 @@ from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
 from types import CodeType, ModuleType
 
-__all__ = ["CodeCache", "CodeLoader", "blake2b", "discard_bytecode", "spec_of", "stat_key"]
+__all__ = [
+    "DISCARDED",
+    "CodeCache",
+    "CodeLoader",
+    "blake2b",
+    "discard_bytecode",
+    "spec_of",
+    "stat_key",
+]
 
 StatKey = int
 
@@ -77,20 +85,38 @@ class CodeLoader(SourceFileLoader):
 
 
 def discard_bytecode(source_path: str) -> None:
-    """Empty the ``.pyc`` of a changed source, so no later import or process trusts it.
+    """Make the ``.pyc`` of a changed source invalid, so no later import or process trusts it.
 
-    Emptied, not removed: an empty ``.pyc`` is invalid (the import system compiles the source
-    and writes it again), and its time stamp, the moment of the discard, is the evidence a
-    process that imported the module from the old ``.pyc`` before it was emptied (another
-    worker, just started) needs to tell so (``hotmod._sources.runs_current_file``). A missing
-    ``.pyc`` says nothing of what an import found. None is created where there was none.
+    Its magic number is overwritten with zeros (``DISCARDED``): the import system takes it for
+    another Python's bytecode, compiles the source and writes the ``.pyc`` again. Not removed:
+    its time stamp, the moment of the discard, is the evidence a process that imported the
+    module from the old ``.pyc`` before then (another worker, just started) needs to tell so
+    (``hotmod._sources.runs_current_file``); a missing ``.pyc`` says nothing of what an import
+    found. Not emptied either: ext4 flushes a file truncated to nothing at once (some 0.4 ms
+    for a ``.pyc`` written at the module's import, on every first reload of a file), where
+    four bytes written in place cost an open. None is created where there was none.
     """
     with contextlib.suppress(OSError, ValueError, NotImplementedError):
         cached = importlib.util.cache_from_source(source_path)
-        # Already empty: left as it is, its time the moment no import could trust it any more
-        # (an import since found it empty and compiled the source, or wrote a new .pyc).
-        if os.stat(cached).st_size:
-            os.truncate(cached, 0)
+        st = os.stat(cached)
+        if not st.st_size or _discarded.get(cached) == (st.st_ino, st.st_mtime_ns, st.st_size):
+            return  # discarded already (empty: by an earlier hotmod), its time kept
+        fd = os.open(cached, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+        try:
+            # Already discarded by another process: left as it is, its time the moment no
+            # import could trust it any more.
+            if os.pread(fd, len(DISCARDED), 0) != DISCARDED:
+                os.pwrite(fd, DISCARDED, 0)
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        _discarded[cached] = (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+# What a discarded .pyc starts with instead of the magic number.
+DISCARDED = bytes(4)
+# .pyc discarded by this process -> its stat then: unchanged since, it needs no second look
+_discarded: dict[str, tuple[int, int, int]] = {}
 
 
 class CodeCache:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
-from hotmod._code_cache import StatKey, blake2b, spec_of, stat_key
+from hotmod._code_cache import DISCARDED, StatKey, blake2b, spec_of, stat_key
 from hotmod._observed import looked_up
 
 __all__ = [
@@ -220,9 +220,10 @@ def runs_current_file(
        not loaded (noted from hotmod's import on), else the process start (known on Linux).
     2. Its ``.pyc`` does not disagree: the source mtime and size (or hash) recorded in the
        header of ``__cached__`` are the file's now. This also catches an edit after the import
-       on a file system whose clock is not the machine's (network drives). An empty ``.pyc``
-       (emptied by a reload in another process, ``discard_bytecode``) must have been emptied
-       before that time: else the import may have run the old bytecode it held until then.
+       on a file system whose clock is not the machine's (network drives). A discarded
+       ``.pyc`` (by a reload in another process, ``discard_bytecode``) must have been
+       discarded before that time: else the import may have run the old bytecode it held
+       until then.
        (A ``.pyc`` deleted by something else leaves no evidence and is taken for none.)
 
     Call it after ``data`` was read (None: not read, the stat signature of the version known
@@ -260,7 +261,7 @@ def _stamp_margin(st: os.stat_result) -> float:
 def _bytecode_disagrees(
     module: object, path: str, st: os.stat_result, data: bytes | None, since: float
 ) -> bool:
-    """Whether the module's ``.pyc`` describes another version of its source, or was emptied
+    """Whether the module's ``.pyc`` describes another version of its source, or was discarded
     (``discard_bytecode``: another process reloaded an edit) after ``since``, a time before
     the import: the import may have run the old bytecode it held until then."""
     spec = spec_of(module)
@@ -279,7 +280,9 @@ def _bytecode_disagrees(
     finally:
         os.close(fd)
     written = cached_st.st_mtime_ns
-    if not header:  # emptied at `written`: found empty by an import that began later
+    if not header or header[:4] == DISCARDED:
+        # discarded at `written` (emptied, by an earlier hotmod): found so by an import that
+        # began later, which compiled the source
         return written / 1e9 >= since - _stamp_margin(cached_st)
     if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
         return False  # no bytecode, or another Python's: no evidence either way

@@ -401,7 +401,7 @@ def test_pep263_encoding_is_honoured() -> None:
         b"import (\n",
         b"from . import\n",
         b"import a\x00b\n",
-        b"x = 'import'\ndef f(:\n",
+        b"x = f'import'\ndef f(:\n",
         b"if TYPE_CHECKING:\n  import a\ndef f(:\n",
     ],
 )
@@ -453,6 +453,63 @@ def test_statement_fast_path_agrees_with_a_full_parse_on_the_standard_library() 
         assert (got, got_at_call - got) == expected, path
         checked += 1
     assert checked > 50
+
+
+def test_statement_fast_path_agrees_with_a_full_parse_on_real_packages() -> None:
+    # The same on pygments and Django (test dependencies), whose lexers and templates hold
+    # "import" and "__import__" in strings: the fast path takes such files and agrees.
+    import django
+    import pygments
+
+    from hotmod._import_parser import _collect_statements, _import_statements
+
+    fast = 0
+    for package in (pygments, django):
+        for path in sorted(Path(package.__file__ or "").parent.rglob("*.py")):
+            source = path.read_bytes()
+            try:
+                expected = _full_parse_refs(source, "pkg.sub")
+            except SyntaxError:
+                continue  # Django's project templates
+            statements = _import_statements(source)
+            if statements is None:
+                continue
+            got: set[str] = set()
+            got_at_call: set[str] = set()
+            _collect_statements(statements[0], "pkg.sub", got)
+            _collect_statements(statements[1], "pkg.sub", got_at_call)
+            assert (got, got_at_call - got) == expected, path
+            fast += 1
+    assert fast > 500
+    lexer = Path(pygments.__file__ or "").parent / "lexers" / "python.py"
+    assert _import_statements(lexer.read_bytes()) is not None  # '__import__', r'(import)'
+
+
+@pytest.mark.parametrize(
+    ("source", "fast", "imports"),
+    [
+        (
+            b"import os\nWORDS = ('__import__', 'abs')\nRULE = (r'(import)(\\s+)', 1)\n",
+            True,
+            ["os"],
+        ),
+        (b"import os\n# import sys, TYPE_CHECKING\n", True, ["os"]),
+        # a dynamic import, one in an f-string's braces, one after a keyword written against
+        # a string, a TYPE_CHECKING block: the whole tree
+        (b"import os\nm = __import__('sys')\n", False, ["os", "sys"]),
+        (b"import os\nX = f'{__import__(\"sys\")}'\n", False, ["os", "sys"]),
+        (b"import os\nX = 'a' if 1 else'(', __import__('sys')\n", False, ["os", "sys"]),
+        (b"import os\nif TYPE_CHECKING:\n    import sys\n", False, ["os"]),
+    ],
+)
+def test_statement_fast_path_skips_words_in_strings_and_comments_only(
+    source: bytes, fast: bool, imports: list[str]
+) -> None:
+    from hotmod._import_parser import _import_statements
+
+    compile(source, "m", "exec")
+    assert (_import_statements(source) is not None) is fast
+    assert parse_import_scopes(source, "pkg.m", is_package=False)[0] == set(imports)
 
 
 _SAME_IMPORTS_BASE = b"""\
@@ -584,10 +641,10 @@ def test_import_uses_are_the_patterns_matches_on_the_standard_library() -> None:
         (b"RULES = [\n    (r'(import)(\\s+)', 'ns',\n     'x'),\n]\n", True),
         (b"RULES = [(r'(from)(\\s+)', 'x'), (r\"(import)\", \"y\",\n    'z')]\n", True),
         (b"TABLE = [  # import these\n    1,\n]\n", True),
-        # the pattern is not read as a string: after an f-string, on a line that a backslash
-        # continues, on a line with a triple quote
+        # read as a string after a line that a backslash continues outside any string, not
+        # after an f-string or on a line with a triple quote
+        (b"RULES = [1, \\\n    r'(import)', (\n    'x')]\n", True),
         (b"RULES = [(f'{1}', r'(import)',\n    'x')]\n", False),
-        (b"RULES = [1, \\\n    r'(import)', (\n    'x')]\n", False),
         (b'RULES = ["""a""", r\'(import)\', (\n    \'x\')]\n', False),
         # a keyword written against a string (else'('): the quote after it opens no string
         (b"import importlib\nm = [0 if 1 else'(', importlib.import_module('o'\n    's')]\n", False),
@@ -625,8 +682,13 @@ def test_same_imports_past_an_import_over_several_lines(head: bytes, expected: b
             b"import importlib\nm = importlib.import_module(\n    'pkg.a'\n)\n",
             b"import importlib\nm = importlib.import_module(\n    'pkg.b'\n)\n",
         ),
+        (  # ... on a line that starts inside a string a backslash continued: read alone,
+            # the call would seem to be inside a string
+            b"import importlib\nx = 'a\\\n' + str(importlib.import_module('pkg.'\n 'a'))\n",
+            b"import importlib\nx = 'a\\\n' + str(importlib.import_module('pkg.'\n 'b'))\n",
+        ),
     ],
-    ids=["parenthesized", "backslash", "dynamic-call"],
+    ids=["parenthesized", "backslash", "dynamic-call", "string-continued"],
 )
 def test_same_imports_sees_an_edit_inside_an_import_that_spans_lines(
     old: bytes, new: bytes

@@ -221,17 +221,14 @@ _PLAIN_PREFIXES = frozenset({b"", b"r", b"b", b"u", b"br", b"rb"})
 def _in_literal(text: bytes, start: int, end: int, at: int) -> bool:
     """Whether position ``at`` of the line ``text[start:end]`` is certainly inside a string
     literal or a comment, read from the line alone. Only for a line that starts outside any
-    string and closes every string it opens: not after a line ending with a backslash, not
-    for a line holding a triple quote (it may be part of a longer string, or start one) or
-    ending with a backslash. An f-string (or 3.14's t-string) before ``at`` has code in its
+    string (``_starts_outside_string``) and holds no triple quote (it may be part of a longer
+    string, or start one). An f-string (or 3.14's t-string) before ``at`` has code in its
     braces, and its quotes may nest (3.12): such a line is not read this way."""
     before = text[start:at]
     if b"'" not in before and b'"' not in before and b"#" not in before:
         return False  # (an import statement's line)
     line = text[start:end].rstrip(b"\r")
-    if line.endswith(b"\\") or b"'''" in line or b'"""' in line:
-        return False
-    if text[max(0, start - 3) : max(0, start - 1)].rstrip(b"\r").endswith(b"\\"):
+    if b"'''" in line or b'"""' in line or not _starts_outside_string(text, start):
         return False
     for literal in _LITERAL.finditer(text, start, start + len(line)):
         if literal.start() > at:
@@ -241,6 +238,33 @@ def _in_literal(text: bytes, start: int, end: int, at: int) -> bool:
         if literal.end() > at:
             return True
     return False
+
+
+def _starts_outside_string(text: bytes, start: int) -> bool:
+    """Whether the line starting at ``start`` starts outside any string, as far as the lines
+    before it tell: a line that a backslash continues does when the backslash ends code (the
+    line before it opened no string it did not close, and starts outside one in turn), not a
+    string continued on the next line. False when unsure."""
+    while start > 0:
+        line_start = text.rfind(b"\n", 0, start - 1) + 1
+        line = text[line_start : start - 1].rstrip(b"\r")
+        if not line.endswith(b"\\"):
+            return True
+        if b"'''" in line or b'"""' in line:
+            return False
+        rest = []
+        position = 0
+        for literal in _LITERAL.finditer(line):
+            if literal.group(2) is not None and literal.group(1).lower() not in _PLAIN_PREFIXES:
+                return False
+            rest.append(line[position : literal.start()])
+            position = literal.end()
+        rest.append(line[position:])
+        code = b"".join(rest)
+        if b"'" in code or b'"' in code:
+            return False  # a string left open: the backslash continues it
+        start = line_start
+    return True
 
 
 def _statement_stop(text: bytes, start: int) -> int | None:
@@ -291,13 +315,17 @@ _AT_IMPORT, _AT_CALL, _NEVER = 0, 1, 2
 def _import_statements(source: bytes) -> tuple[list[ast.stmt], list[ast.stmt]] | None:
     """The import statements of ``source`` parsed on their own, those that run at import and
     those inside a function; or None to parse it all."""
-    if any(marker in source for marker in _FULL_PARSE_MARKERS):
-        return None
+    for marker in _FULL_PARSE_MARKERS:
+        at = source.find(marker)
+        while at >= 0:
+            if not _literal_at(source, at):
+                return None
+            at = source.find(marker, at + len(marker))
     if b"coding" in b"\n".join(source.split(b"\n", 2)[:2]):
         return None
     strings = _triple_quoted_spans(source)
     pieces: tuple[list[bytes], list[bytes], list[bytes]] = ([], [], [])
-    covered = 0
+    spans: list[tuple[int, int]] = []
     for match in _STATEMENT_START.finditer(source):
         start = match.start()
         if any(low <= start < high for low, high in strings):
@@ -308,11 +336,17 @@ def _import_statements(source: bytes) -> tuple[list[ast.stmt], list[ast.stmt]] |
         end = _statement_end(source, start)
         if end is None:
             return None
-        piece = source[start:end].lstrip(b" \t")
-        covered += len(_IMPORT_WORD.findall(piece))
-        pieces[scope].append(piece)
-    if covered != len(_IMPORT_WORD.findall(source)):
-        return None
+        pieces[scope].append(source[start:end].lstrip(b" \t"))
+        spans.append((start, end))
+    # Every other ``import`` word must be in a string or comment (a lexer's token table)
+    spans.append((len(source) + 1, len(source) + 1))
+    span = iter(spans)
+    low, high = next(span)
+    for word in _IMPORT_WORD.finditer(source):
+        while word.start() >= high:
+            low, high = next(span)
+        if word.start() < low and not _literal_at(source, word.start()):
+            return None
     try:
         at_import = ast.parse(b"\n".join(pieces[_AT_IMPORT])).body
         at_call = ast.parse(b"\n".join(pieces[_AT_CALL])).body if pieces[_AT_CALL] else []
@@ -321,6 +355,13 @@ def _import_statements(source: bytes) -> tuple[list[ast.stmt], list[ast.stmt]] |
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return at_import, at_call
+
+
+def _literal_at(source: bytes, at: int) -> bool:
+    """Whether position ``at`` is certainly inside a one-line string or a comment."""
+    start = source.rfind(b"\n", 0, at) + 1
+    end = source.find(b"\n", at)
+    return _in_literal(source, start, len(source) if end < 0 else end, at)
 
 
 def _scope_of(source: bytes, start: int, strings: list[tuple[int, int]]) -> int | None:

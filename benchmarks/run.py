@@ -43,7 +43,7 @@ SRC = HERE.parent / "src"
 WORKER = HERE / "worker.py"
 DEFAULT_JSON = HERE / "results" / "latest.json"
 CACHE_DIR = Path(tempfile.gettempdir()) / f"hotmod-bench-cache-{os.getpid()}"
-HOTMOD_KINDS = ("reload", "watch", "build", "check", "rss", "real_reload", "real_watch")
+HOTMOD_KINDS = ("reload", "watch", "build", "startup", "check", "rss", "real_reload", "real_watch")
 REAL_KINDS = ("real_reload", "real_watch", "real_startup")
 
 
@@ -66,6 +66,8 @@ class Mode:
     real: tuple[str, ...] = ()  # real workloads (benchmarks/real.py): copied packages, Django
     real_all: bool = True  # every real cell; False: only the reload of each one's first file
     debounce: float = 0.05
+    # fresh processes measuring start-up (the first reload is one sample per process)
+    startup_runs: int = 1
 
     def all_sizes(self) -> tuple[int, ...]:
         """Every generic size this mode generates."""
@@ -86,6 +88,7 @@ MODES = {
         rss=("fan10", 1000, 300, 1000, 100),
         check_calls=5000,
         real=("pygments", "rich", "django"),
+        startup_runs=5,
     ),
     "quick": Mode(
         "quick",
@@ -101,6 +104,7 @@ MODES = {
         check_calls=2000,
         scaling_sizes=(1000,),
         real=("pygments",),
+        startup_runs=2,
     ),
     "smoke": Mode(
         "smoke",
@@ -165,6 +169,7 @@ def plan(mode: Mode) -> list[Job]:
                 ]
     for n in (*mode.sizes, *mode.scaling_sizes):
         jobs += [Job("build", "fan10", n), Job("check", "fan10", n, {"calls": mode.check_calls})]
+        jobs += [Job("startup", "fan10", n) for _ in range(mode.startup_runs - 1)]
     jobs += [Job("build", "app", mode.app_size)]
     shape, n, warm, cycles, every = mode.rss
     traced = min(warm, cycles)
@@ -180,7 +185,7 @@ def plan(mode: Mode) -> list[Job]:
                 jobs.append(Job("real_watch", target, 0, watch))
         if mode.real_all:
             start = {"package": name, "target": targets[0]}
-            jobs.append(Job("real_startup", targets[0], 0, start))
+            jobs += [Job("real_startup", targets[0], 0, start) for _ in range(mode.startup_runs)]
     return jobs
 
 

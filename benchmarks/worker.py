@@ -503,6 +503,26 @@ def cell_build(cfg: Config) -> Result:
     }
 
 
+def cell_startup(cfg: Config) -> Result:
+    """Start-up alone, in one more fresh process: the app's import, ``import hotmod``, then
+    ``_startup`` (the first reload of a process is one sample per process: the report takes
+    the median over the processes of this cell and of ``build``)."""
+    started = time.perf_counter_ns()
+    work = Workload.load(cfg)
+    app_import = time.perf_counter_ns() - started
+    started = time.perf_counter_ns()
+    hotmod = import_hotmod()
+    hotmod_import = time.perf_counter_ns() - started
+    if hotmod is None:
+        return hotmod_missing(work)
+    return {
+        **closure_info(work),
+        **_startup(work, hotmod),
+        "app_import_ms": app_import * 1e-6,
+        "hotmod_import_ms": hotmod_import * 1e-6,
+    }
+
+
 def _startup(work: Workload, hotmod: Any) -> Result:
     """The first ``Reloader()`` of this process (its import cache warm from earlier runs, as
     when a developer starts the server again), and the first reload of a leaf after it."""
@@ -638,6 +658,7 @@ CELLS: dict[str, Callable[[Config], Result]] = {
     "restart": cell_baseline_restart,
     "watch": cell_watch,
     "build": cell_build,
+    "startup": cell_startup,
     "check": cell_check,
     "rss": cell_rss,
     **REAL_CELLS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import sysconfig
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -429,30 +430,36 @@ def _full_parse_refs(source: bytes, package: str) -> tuple[set[str], set[str]]:
     return found, at_call - found
 
 
-def test_statement_fast_path_agrees_with_a_full_parse_on_the_standard_library() -> None:
-    # The fast path parses only import statements; on every stdlib file where it applies it
-    # must give exactly what walking the whole tree gives, also for which imports run only
-    # when a function is called and which never run at import.
+def _fast_path_agreements(paths: Iterable[Path], package: str) -> int:
+    """Assert that the fast path, on every file of ``paths`` where it applies, gives exactly
+    what walking the whole tree gives (which imports run at import, only when a function is
+    called, never); return on how many files it applied. Files that do not parse (test data
+    with deliberate errors, Django's project templates) are left out."""
     from hotmod._import_parser import _collect_statements, _import_statements
 
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    checked = 0
-    for path in sorted(stdlib.glob("*.py")):
+    fast = 0
+    for path in paths:
         source = path.read_bytes()
         try:
-            expected = _full_parse_refs(source, "pkg")
+            expected = _full_parse_refs(source, package)
         except SyntaxError:
-            continue  # test data files with deliberate errors
+            continue
         statements = _import_statements(source)
         if statements is None:
             continue
         got: set[str] = set()
         got_at_call: set[str] = set()
-        _collect_statements(statements[0], "pkg", got)
-        _collect_statements(statements[1], "pkg", got_at_call)
+        _collect_statements(statements[0], package, got)
+        _collect_statements(statements[1], package, got_at_call)
         assert (got, got_at_call - got) == expected, path
-        checked += 1
-    assert checked > 50
+        fast += 1
+    return fast
+
+
+def test_statement_fast_path_agrees_with_a_full_parse_on_the_standard_library() -> None:
+    # The fast path parses only import statements: where it applies it must agree.
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    assert _fast_path_agreements(sorted(stdlib.glob("*.py")), "pkg") > 50
 
 
 def test_statement_fast_path_agrees_with_a_full_parse_on_real_packages() -> None:
@@ -461,26 +468,14 @@ def test_statement_fast_path_agrees_with_a_full_parse_on_real_packages() -> None
     import django
     import pygments
 
-    from hotmod._import_parser import _collect_statements, _import_statements
+    from hotmod._import_parser import _import_statements
 
-    fast = 0
-    for package in (pygments, django):
-        for path in sorted(Path(package.__file__ or "").parent.rglob("*.py")):
-            source = path.read_bytes()
-            try:
-                expected = _full_parse_refs(source, "pkg.sub")
-            except SyntaxError:
-                continue  # Django's project templates
-            statements = _import_statements(source)
-            if statements is None:
-                continue
-            got: set[str] = set()
-            got_at_call: set[str] = set()
-            _collect_statements(statements[0], "pkg.sub", got)
-            _collect_statements(statements[1], "pkg.sub", got_at_call)
-            assert (got, got_at_call - got) == expected, path
-            fast += 1
-    assert fast > 500
+    paths = [
+        path
+        for package in (pygments, django)
+        for path in sorted(Path(package.__file__ or "").parent.rglob("*.py"))
+    ]
+    assert _fast_path_agreements(paths, "pkg.sub") > 500
     lexer = Path(pygments.__file__ or "").parent / "lexers" / "python.py"
     assert _import_statements(lexer.read_bytes()) is not None  # '__import__', r'(import)'
 

@@ -225,19 +225,27 @@ def _in_literal(text: bytes, start: int, end: int, at: int) -> bool:
     string, or start one). An f-string (or 3.14's t-string) before ``at`` has code in its
     braces, and its quotes may nest (3.12): such a line is not read this way."""
     before = text[start:at]
-    if b"'" not in before and b'"' not in before and b"#" not in before:
+    if not _has_quote(before) and b"#" not in before:
         return False  # (an import statement's line)
     line = text[start:end].rstrip(b"\r")
     if b"'''" in line or b'"""' in line or not _starts_outside_string(text, start):
         return False
     for literal in _LITERAL.finditer(text, start, start + len(line)):
-        if literal.start() > at:
-            return False
-        if literal.group(2) is not None and literal.group(1).lower() not in _PLAIN_PREFIXES:
+        if literal.start() > at or _holds_code(literal):
             return False
         if literal.end() > at:
             return True
     return False
+
+
+def _has_quote(code: bytes) -> bool:
+    return b"'" in code or b'"' in code
+
+
+def _holds_code(literal: re.Match[bytes]) -> bool:
+    """Whether a ``_LITERAL`` match may hold code: a string that is not plain (an f-string,
+    a t-string, or a keyword read as its prefix)."""
+    return literal.group(2) is not None and literal.group(1).lower() not in _PLAIN_PREFIXES
 
 
 def _starts_outside_string(text: bytes, start: int) -> bool:
@@ -252,17 +260,15 @@ def _starts_outside_string(text: bytes, start: int) -> bool:
             return True
         if b"'''" in line or b'"""' in line:
             return False
-        rest = []
+        # A quote outside the line's strings and comments opens a string left open: the
+        # backslash continues it.
         position = 0
         for literal in _LITERAL.finditer(line):
-            if literal.group(2) is not None and literal.group(1).lower() not in _PLAIN_PREFIXES:
+            if _holds_code(literal) or _has_quote(line[position : literal.start()]):
                 return False
-            rest.append(line[position : literal.start()])
             position = literal.end()
-        rest.append(line[position:])
-        code = b"".join(rest)
-        if b"'" in code or b'"' in code:
-            return False  # a string left open: the backslash continues it
+        if _has_quote(line[position:]):
+            return False
         start = line_start
     return True
 

@@ -86,10 +86,10 @@ def test_package_init_file_maps_to_the_package(tree: dict[str, ModuleType]) -> N
     index = ModuleIndex(["pkg"], [], tree)
     index.sync(tree)
     root = Path(tree["pkg"].__file__ or "").parent
-    assert index.module_for_path(root / "__init__.py") == "pkg"
-    assert index.module_for_path(root / "sub" / "__init__.py") == "pkg.sub"
-    assert index.module_for_path(root / "sub" / "b.py") == "pkg.sub.b"
-    assert index.module_for_path(str(root / "a.py")) == "pkg.a"
+    assert index.modules_for_path(root / "__init__.py") == ("pkg",)
+    assert index.modules_for_path(root / "sub" / "__init__.py") == ("pkg.sub",)
+    assert index.modules_for_path(root / "sub" / "b.py") == ("pkg.sub.b",)
+    assert index.modules_for_path(str(root / "a.py")) == ("pkg.a",)
 
 
 def test_any_spelling_of_a_path_maps_to_the_module(
@@ -98,26 +98,26 @@ def test_any_spelling_of_a_path_maps_to_the_module(
     index = ModuleIndex(["pkg"], [], tree)
     index.sync(tree)
     root = Path(tree["pkg"].__file__ or "").parent
-    assert index.module_for_path(root / "sub" / ".." / "a.py") == "pkg.a"
-    assert index.module_for_path(str(root) + "/./a.py") == "pkg.a"
+    assert index.modules_for_path(root / "sub" / ".." / "a.py") == ("pkg.a",)
+    assert index.modules_for_path(str(root) + "/./a.py") == ("pkg.a",)
     monkeypatch.chdir(root.parent)
-    assert index.module_for_path(Path("pkg/a.py")) == "pkg.a"
-    assert index.module_for_path("pkg/sub/b.py") == "pkg.sub.b"
+    assert index.modules_for_path(Path("pkg/a.py")) == ("pkg.a",)
+    assert index.modules_for_path("pkg/sub/b.py") == ("pkg.sub.b",)
     # asked again (the spellings of modules' paths are remembered): the same answers, and a
     # relative one still means what it means in the working folder of the moment
-    assert index.module_for_path(root / "sub" / ".." / "a.py") == "pkg.a"
-    assert index.module_for_path(str(root) + "/./a.py") == "pkg.a"
+    assert index.modules_for_path(root / "sub" / ".." / "a.py") == ("pkg.a",)
+    assert index.modules_for_path(str(root) + "/./a.py") == ("pkg.a",)
     monkeypatch.chdir(root / "sub")
-    assert index.module_for_path("b.py") == "pkg.sub.b"
-    assert index.module_for_path("pkg/a.py") is None
-    assert index.module_for_path(Path("../a.py")) == "pkg.a"
+    assert index.modules_for_path("b.py") == ("pkg.sub.b",)
+    assert index.modules_for_path("pkg/a.py") == ()
+    assert index.modules_for_path(Path("../a.py")) == ("pkg.a",)
 
 
 def test_never_imported_file_maps_to_nothing_but_is_covered(tree: dict[str, ModuleType]) -> None:
     index = ModuleIndex(["pkg"], [], tree)
     index.sync(tree)
     never = Path(tree["pkg"].__file__ or "").parent / "never_imported.py"
-    assert index.module_for_path(never) is None
+    assert index.modules_for_path(never) == ()
     assert index.covers_path(never)
     assert not index.covers_path(Path(tree["other"].__file__ or ""))
     assert not index.covers_path(json.__file__ or "")
@@ -143,8 +143,8 @@ def test_symlinked_package_folder_maps_both_spellings(tmp_path: Path) -> None:
     }
     index = ModuleIndex(["pkg"], [], modules)
     index.sync(modules)
-    assert index.module_for_path(link / "mod.py") == "pkg.mod"
-    assert index.module_for_path(real / "mod.py") == "pkg.mod"
+    assert index.modules_for_path(link / "mod.py") == ("pkg.mod",)
+    assert index.modules_for_path(real / "mod.py") == ("pkg.mod",)
     assert index.get("pkg.mod").path == str((real / "mod.py").resolve())  # type: ignore[union-attr]
 
 
@@ -175,7 +175,7 @@ def test_namespace_package_roots_are_all_its_folders(tmp_path: Path) -> None:
     added, _ = index.sync(modules)
     assert index.roots == (first, second)
     assert [r.name for r in added] == ["ns.x", "ns.y"]  # the namespace package has no source
-    assert index.module_for_path(second / "y.py") == "ns.y"
+    assert index.modules_for_path(second / "y.py") == ("ns.y",)
     assert index.covers_name("ns.z")
 
 
@@ -249,13 +249,13 @@ def test_sync_forgets_removed_modules_and_relearns_them(tree: dict[str, ModuleTy
     a = tree.pop("pkg.a")
     added, removed = index.sync(tree)
     assert (added, removed) == ([], ["pkg.a"])
-    assert index.module_for_path(a.__file__ or "") is None
+    assert index.modules_for_path(a.__file__ or "") == ()
     tree["pkg.a"] = a
     added, removed = index.sync(tree)
     assert [r.name for r in added] == ["pkg.a"]
     assert removed == []
     assert added[0].seq > first_seq
-    assert index.module_for_path(a.__file__ or "") == "pkg.a"
+    assert index.modules_for_path(a.__file__ or "") == ("pkg.a",)
 
 
 def test_sync_without_changes_adds_and_removes_nothing(tree: dict[str, ModuleType]) -> None:
@@ -289,8 +289,8 @@ def test_module_replaced_by_another_file_at_same_name_is_relearned(tmp_path: Pat
     index.sync(modules)
     modules["pkg.a"] = source_module("pkg.a", touch(tmp_path / "pkg/a_v2.py"))
     index.sync(modules)
-    assert index.module_for_path(tmp_path / "pkg/a_v2.py") == "pkg.a"
-    assert index.module_for_path(tmp_path / "pkg/a.py") is None
+    assert index.modules_for_path(tmp_path / "pkg/a_v2.py") == ("pkg.a",)
+    assert index.modules_for_path(tmp_path / "pkg/a.py") == ()
 
 
 def test_covers_name_is_exact_prefix(tree: dict[str, ModuleType]) -> None:

@@ -594,6 +594,74 @@ def test_reload_through_a_symlinked_package_folder(project: Project) -> None:
     ]
 
 
+def test_a_file_imported_under_two_names_reloads_both_modules(project: Project) -> None:
+    # The double-import trap: the package folder is on sys.path too, so pkg/mod.py runs as
+    # `pkg.mod` and as `mod`, two modules. An edit must reach both, by path and from the
+    # watcher: the one not reloaded would keep serving the old code without a word.
+    project.write({"pkg/__init__.py": "", "pkg/mod.py": "X = 1\n", "pkg/user.py": "import mod\n"})
+    out = project.results(
+        """
+        sys.path.insert(0, str(Path("pkg").resolve()))
+        import pkg.mod, user
+        r = hotmod.Reloader("pkg", "mod", "user", background=False)
+        reset()
+        edit("pkg/mod.py", "X = 1", "X = 2")
+        result = r.reload(Path("pkg/mod.py"))
+        emit(executed=executed(), reloaded=sorted(result.reloaded),
+             changed=[Path(p).name for p in result.changed],
+             x=[sys.modules["pkg.mod"].X, sys.modules["mod"].X, sys.modules["user"].mod.X])
+        r.start()
+        reset()
+        save("pkg/mod.py", "X = 2", "X = 3")
+        wait_seen(r)
+        result = r.check()
+        emit(executed=executed(), reloaded=sorted(result.reloaded),
+             x=[sys.modules["pkg.mod"].X, sys.modules["mod"].X, sys.modules["user"].mod.X])
+        r.stop()
+        """
+    )
+    assert out == [
+        {
+            "executed": ["pkg.mod", "mod", "user"],
+            "reloaded": ["mod", "pkg.mod", "user"],
+            "changed": ["mod.py"],
+            "x": [2, 2, 2],
+        },
+        {"executed": ["pkg.mod", "mod", "user"], "reloaded": ["mod", "pkg.mod", "user"],
+         "x": [3, 3, 3]},
+    ]  # fmt: skip
+
+
+def test_a_twin_module_outside_the_watched_packages_is_warned_about(project: Project) -> None:
+    # The same trap with only `pkg` watched: `mod` cannot be reloaded, and says so (once), in
+    # whichever order the two names were imported.
+    project.write({"pkg/__init__.py": "", "pkg/mod.py": "X = 1\n"})
+    out = project.results(
+        """
+        records = _Records()
+        logging.getLogger("hotmod").addHandler(records)
+        sys.path.insert(0, str(Path("pkg").resolve()))
+        import mod, pkg.mod
+        r = hotmod.Reloader("pkg")
+        for n in (2, 3):
+            edit("pkg/mod.py", f"X = {n - 1}", f"X = {n}")
+            result = r.reload(Path("pkg/mod.py"))
+            emit(reloaded=list(result.reloaded), x=[sys.modules["pkg.mod"].X, mod.X],
+                 warnings=[rec.getMessage() for rec in records.records
+                           if rec.levelno == logging.WARNING])
+        """
+    )
+    path = os.path.realpath(project.root / "pkg" / "mod.py")
+    warning = (
+        f"{path} is also loaded as module mod, which is not watched: pkg.mod was reloaded, mod "
+        "keeps running the old code; import the file under one name, or watch mod too"
+    )
+    assert out == [
+        {"reloaded": ["pkg.mod"], "x": [2, 1], "warnings": [warning]},
+        {"reloaded": ["pkg.mod"], "x": [3, 1], "warnings": [warning]},
+    ]
+
+
 def test_never_imported_file_in_symlinked_package_reloads_nothing(project: Project) -> None:
     project.write({"real/pkg/__init__.py": "", "real/pkg/unused.py": ""})
     (project.root / "pkg").symlink_to(project.root / "real" / "pkg", target_is_directory=True)

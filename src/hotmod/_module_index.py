@@ -79,8 +79,15 @@ class ModuleIndex:
         for package in self.packages:
             roots.extend(self._package_roots(package, modules))
         self.roots: tuple[Path, ...] = tuple(dict.fromkeys(roots))
+        self._root_prefixes = tuple(os.path.join(str(r), "") for r in self.roots)
+        # real path of a file below the watched folders -> the modules hotmod does not watch
+        # that were loaded from it (the file imported under a name outside the packages)
+        self._outside: dict[str, tuple[str, ...]] = {}
         self._records: dict[str, ModuleRecord] = {}
-        self._by_path: dict[str, str] = {}
+        # real path -> the watched modules loaded from it, in the order they were found: one,
+        # except when one file was imported under two names (a folder on sys.path both as a
+        # package and as a top-level folder: `pkg.mod` and `mod`), each its own module
+        self._by_path: dict[str, tuple[str, ...]] = {}
         self._examined: set[str] = set()
         self._fingerprint: tuple[int, str | None] = (-1, None)
         self._next_seq = 0
@@ -101,8 +108,9 @@ class ModuleIndex:
         """The record of a watched module, or None."""
         return self._records.get(name)
 
-    def module_for_path(self, path: str | os.PathLike[str]) -> str | None:
-        """The watched module whose source is ``path`` (any spelling of it), or None."""
+    def modules_for_path(self, path: str | os.PathLike[str]) -> tuple[str, ...]:
+        """The watched modules whose source is ``path`` (any spelling of it): one, several
+        when the file was imported under several names, none when it was never imported."""
         spelling = os.fspath(path)
         real = self._module_spellings.get(spelling)
         if real is None:
@@ -111,7 +119,14 @@ class ModuleIndex:
             # and meaning the same file whatever the working folder is.
             if real in self._by_path and os.path.isabs(spelling):
                 self._module_spellings[spelling] = real
-        return self._by_path.get(real)
+        return self._by_path.get(real, ())
+
+    def unwatched_twins(self, real_path: str) -> tuple[str, ...]:
+        """Modules still loaded from the watched file ``real_path`` under a name that is not
+        watched (``mod`` beside the watched ``pkg.mod``): a reload leaves them running the
+        old code."""
+        modules = self._modules
+        return tuple(name for name in self._outside.get(real_path, ()) if name in modules)
 
     def covers_name(self, name: str) -> bool:
         """Whether ``name`` is a watched package or lies below one."""
@@ -165,6 +180,8 @@ class ModuleIndex:
             return None  # namespace package, builtin, frozen, C extension or bytecode only
         real = self.real_path(origin)
         if not self.covers_name(name) and not real.startswith(self._path_prefixes):
+            if real.startswith(self._root_prefixes) and name not in self._outside.get(real, ()):
+                self._outside[real] = (*self._outside.get(real, ()), name)
             return None
         if self.is_system_path(real) or real.startswith(HOTMOD_DIR):
             return None
@@ -275,7 +292,7 @@ class ModuleIndex:
             return None
         self._next_seq += 1
         self._records[name] = record
-        self._by_path[record.path] = name
+        self._by_path[record.path] = (*self._by_path.get(record.path, ()), name)
         return record
 
     def resequence(self, names: Iterable[str]) -> dict[str, int]:
@@ -294,8 +311,12 @@ class ModuleIndex:
     def forget(self, name: str) -> None:
         """Drop a module (no longer loaded); it is examined afresh if it is imported again."""
         record = self._records.pop(name, None)
-        if record is not None and self._by_path.get(record.path) == name:
-            del self._by_path[record.path]
+        if record is not None:
+            names = tuple(n for n in self._by_path.get(record.path, ()) if n != name)
+            if names:
+                self._by_path[record.path] = names
+            else:
+                self._by_path.pop(record.path, None)
         self._examined.discard(name)
 
     # -- argument checking -----------------------------------------------------------------

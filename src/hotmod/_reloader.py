@@ -225,6 +225,7 @@ class Reloader:
         self._watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
         self._missing: set[str] = set()  # deleted (or renamed) module files, warned about
+        self._twins_warned: set[str] = set()  # unwatched modules run from a watched file
         self._failed: dict[str, bytes] = {}  # path -> digest of the content that failed
         # watched files found empty -> when first found so: deferred (see _apply_paths)
         self._emptied: dict[str, float] = {}
@@ -384,19 +385,21 @@ class Reloader:
             self._refresh_index()
             names: dict[str, Path] = {}
             for target in targets:
-                name = self._resolve_target(target)
-                if name is not None:
+                for name in self._resolve_target(target):
                     record = self._index.get(name)
                     assert record is not None
                     names[name] = Path(record.path)
             sources: dict[str, tuple[bytes, SourceVersion]] = {}
+            read: dict[Path, tuple[bytes, SourceVersion]] = {}  # a file of two modules: once
+            changed = tuple(dict.fromkeys(names.values()))
             for name, path in names.items():
                 try:
-                    sources[name] = read_source(str(path))
+                    found = read.get(path) or read_source(str(path))
                 except OSError as exc:
-                    return self._finish(ReloadResult(changed=tuple(names.values()), error=exc))
+                    return self._finish(ReloadResult(changed=changed, error=exc))
+                sources[name] = read[path] = found
                 self._missing.discard(str(path))
-            return self._reload(sources, tuple(names.values()), raise_interrupt=True)
+            return self._reload(sources, changed, raise_interrupt=True)
 
     def check(self) -> ReloadResult | None:
         """Apply, in the caller's thread, every change the watcher has seen and not applied.
@@ -604,10 +607,11 @@ class Reloader:
 
     # -- targets ---------------------------------------------------------------------------
 
-    def _resolve_target(self, target: object) -> str | None:
+    def _resolve_target(self, target: object) -> tuple[str, ...]:
+        """The watched modules ``target`` names (a path: every module loaded from it)."""
         if isinstance(target, str):
             if target in self._index:
-                return target
+                return (target,)
             if not self._index.covers_name(target):
                 raise self._not_watched_name(target)
             module = get_module(target)
@@ -615,7 +619,7 @@ class Reloader:
                 # Imported since the index last looked, with the dict's size unchanged?
                 self._refresh_index(force=True)
                 if target in self._index:
-                    return target
+                    return (target,)
                 if not issubclass(type(module), ModuleType):
                     raise NotWatchedError(
                         target,
@@ -641,14 +645,14 @@ class Reloader:
                     name=target,
                 )
             logger.info("%s was never imported: nothing to reload", target)
-            return None
+            return ()
         if isinstance(target, os.PathLike):
             path = os.fspath(target)
             if not isinstance(path, str):
                 raise ArgumentTypeError(f"paths must be text paths, not {path!r}")
-            name = self._index.module_for_path(path)
-            if name is not None:
-                return name
+            found = self._index.modules_for_path(path)
+            if found:
+                return found
             if not self._index.covers_path(path):
                 if self._index.is_system_path(self._index.real_path(path)):
                     raise NotWatchedError(path, f"{path} {_SYSTEM_CODE}")
@@ -670,15 +674,15 @@ class Reloader:
                     ".py file or the module's name",
                 )
             self._refresh_index(force=True)
-            name = self._index.module_for_path(path)
-            if name is None:
+            found = self._index.modules_for_path(path)
+            if not found:
                 if not os.path.exists(path):
                     raise NotWatchedError(
                         path,
                         f"{path} does not exist; check the path, or pass the module's name",
                     )
                 logger.info("%s was never imported: nothing to reload", path)
-            return name
+            return found
         raise ArgumentTypeError(
             "reload() takes module names (str) or file paths (os.PathLike), "
             f"not {type(target).__name__}: {target!r}"
@@ -825,6 +829,7 @@ class Reloader:
             record = self._index.get(name)
             if record is None:
                 continue
+            self._warn_twins(record)
             self._sources.set_loaded(record.path, version)
             module = self._live.get(name)
             LOADED.record(name, module, record.path, version)
@@ -1219,17 +1224,17 @@ class Reloader:
         changed: list[Path] = []
         rescanned = False
         for path in paths:
-            name = self._index.module_for_path(path)
-            if name is None and not rescanned and self._index.covers_path(path):
+            names = self._index.modules_for_path(path)
+            if not names and not rescanned and self._index.covers_path(path):
                 # A module imported since the last look: find it before concluding the
                 # file was never imported.
                 self._refresh_index(force=True)
                 rescanned = True
-                name = self._index.module_for_path(path)
-            if name is None:
+                names = self._index.modules_for_path(path)
+            if not names:
                 logger.debug("%s changed but was never imported: ignored", path)
                 continue
-            record = self._index.get(name)
+            record = self._index.get(names[0])
             assert record is not None
             try:
                 found = self._sources.changed(record.path)
@@ -1271,7 +1276,8 @@ class Reloader:
                 # once): tried again when it changes, or when a change re-executes it.
                 logger.debug("%s is still the version that failed to reload", path)
                 continue
-            sources[name] = found
+            for name in names:  # a file imported under two names: both modules run it
+                sources[name] = found
             changed.append(Path(record.path))
         if not sources:
             return None
@@ -1279,6 +1285,23 @@ class Reloader:
             # Asked by module code during a reload: _reload refuses; keep the changes.
             self._scheduler.add(((path, True) for path in paths), forward=False)
         return self._reload(sources, tuple(changed), raise_interrupt=raise_interrupt)
+
+    def _warn_twins(self, record: ModuleRecord) -> None:
+        """Warn (once per module) of modules loaded from ``record``'s file under a name that
+        is not watched: they keep the old code, which a success message must not hide."""
+        for twin in self._index.unwatched_twins(record.path):
+            if twin in self._twins_warned:
+                continue
+            self._twins_warned.add(twin)
+            logger.warning(
+                "%s is also loaded as module %s, which is not watched: %s was reloaded, %s "
+                "keeps running the old code; import the file under one name, or watch %s too",
+                record.path,
+                twin,
+                record.name,
+                twin,
+                twin,
+            )
 
     def _warn_deleted(self, record: ModuleRecord) -> None:
         if record.path in self._missing:

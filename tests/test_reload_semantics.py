@@ -662,6 +662,40 @@ def test_a_twin_module_outside_the_watched_packages_is_warned_about(project: Pro
     ]
 
 
+def test_a_watched_file_run_only_as_an_unwatched_module_is_warned_about(project: Project) -> None:
+    # A plugin file of the package folder loaded under a name of its own: its edits reach no
+    # watched module, and the watcher says so (once) instead of ignoring them without a word.
+    project.write({"pkg/__init__.py": "", "pkg/plugin.py": "X = 1\n"})
+    out = project.results(
+        """
+        import importlib.util
+        records = _Records()
+        logging.getLogger("hotmod").addHandler(records)
+        spec = importlib.util.spec_from_file_location("plugin_x", "pkg/plugin.py")
+        plugin = sys.modules["plugin_x"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(plugin)
+        import pkg
+        r = hotmod.Reloader("pkg", background=False).start()
+        for n in (2, 3):
+            save("pkg/plugin.py", f"X = {n - 1}", f"X = {n}")
+            wait_seen(r)
+            emit(result=str(r.check()), x=sys.modules["plugin_x"].X,
+                 warnings=[rec.getMessage() for rec in records.records
+                           if rec.levelno == logging.WARNING])
+        r.stop()
+        """
+    )
+    path = os.path.realpath(project.root / "pkg" / "plugin.py")
+    warning = (
+        f"{path} changed, but it is loaded as module plugin_x, which is not watched: plugin_x "
+        "keeps running the old code; watch plugin_x too (Reloader(..., 'plugin_x')), or restart"
+    )
+    assert out == [
+        {"result": "None", "x": 1, "warnings": [warning]},
+        {"result": "None", "x": 1, "warnings": [warning]},
+    ]
+
+
 def test_never_imported_file_in_symlinked_package_reloads_nothing(project: Project) -> None:
     project.write({"real/pkg/__init__.py": "", "real/pkg/unused.py": ""})
     (project.root / "pkg").symlink_to(project.root / "real" / "pkg", target_is_directory=True)

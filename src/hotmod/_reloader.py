@@ -1232,7 +1232,11 @@ class Reloader:
                 rescanned = True
                 names = self._index.modules_for_path(path)
             if not names:
-                logger.debug("%s changed but was never imported: ignored", path)
+                twins = self._index.unwatched_twins(self._index.real_path(path))
+                if twins:
+                    self._warn_unwatched(path, twins)
+                else:
+                    logger.debug("%s changed but was never imported: ignored", path)
                 continue
             record = self._index.get(names[0])
             assert record is not None
@@ -1301,6 +1305,24 @@ class Reloader:
                 record.name,
                 twin,
                 twin,
+            )
+
+    def _warn_unwatched(self, path: str, names: tuple[str, ...]) -> None:
+        """Warn (once per module) that a changed file below the watched folders runs only as
+        modules that are not watched (loaded under a name outside the packages, e.g. by
+        ``spec_from_file_location``): nothing reloads them."""
+        for name in names:
+            if name in self._twins_warned:
+                continue
+            self._twins_warned.add(name)
+            logger.warning(
+                "%s changed, but it is loaded as module %s, which is not watched: %s keeps "
+                "running the old code; watch %s too (Reloader(..., %r)), or restart",
+                path,
+                name,
+                name,
+                name,
+                name,
             )
 
     def _warn_deleted(self, record: ModuleRecord) -> None:

@@ -297,3 +297,30 @@ emit(label=pkg.m.label(), early_alive=early, enabled=enabled, still_disabled=not
 """
     )
     assert out == {"label": "v91", "early_alive": 0, "enabled": True, "still_disabled": True}
+
+
+def test_framework_lru_caches_are_cleared_in_modules_imported_or_replaced_later(
+    project: Project,
+) -> None:
+    # clear_lru_caches remembers which modules belong to the package: one imported after the
+    # first call, and a module object replaced in place, are looked at too.
+    cache = "import functools\n@functools.lru_cache\ndef look(x):\n    return object()\n"
+    project.write({"fw/__init__.py": "", "fw/a.py": cache, "fw/late.py": cache}, record=False)
+    out = project.result(
+        """
+        import importlib
+        from hotmod.adapters._caches import clear_lru_caches
+        import fw.a
+        fw.a.look(1)
+        first = clear_lru_caches("fw"), fw.a.look.cache_info().currsize
+        import fw.late
+        fw.late.look(1); fw.a.look(1)
+        second = clear_lru_caches("fw"), fw.late.look.cache_info().currsize
+        del sys.modules["fw.a"]
+        fresh = importlib.import_module("fw.a")  # the same size, another module object
+        fresh.look(1)
+        third = clear_lru_caches("fw"), fresh.look.cache_info().currsize
+        emit(calls=[first, second, third])
+        """
+    )
+    assert out == {"calls": [[1, 0], [2, 0], [2, 0]]}

@@ -1045,6 +1045,68 @@ def test_old_references_stay_one_hop_from_the_newest_code(project: Project) -> N
     assert out == {"value": 50, "depth": 3}
 
 
+def test_an_old_function_nothing_holds_is_rebound_not_forwarded(project: Project) -> None:
+    # A function only its module held needs no forwarder: its name in the old module object
+    # is bound to the new function (code holding that module gets the new function itself);
+    # likewise a method only its class held. Held in any other way (a list, a weak reference,
+    # a partial, a bound method) it is forwarded as before; a rollback puts everything back.
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "N = 0\ndef free():\n    return N\ndef listed():\n    return N\n"
+            "def weak():\n    return N\ndef bound():\n    return N\n"
+            "class K:\n    def plain(self):\n        return N\n    def kept(self):\n"
+            "        return N\n",
+            "pkg/user.py": "from pkg import m\nOK = True\n",
+        }
+    )
+    out = project.results(
+        """
+        import functools, weakref
+        from hotmod import _patch
+        import pkg.m as m, pkg.user
+        held = [m.listed]
+        weak = weakref.ref(m.weak)
+        bound = functools.partial(m.bound)
+        instance = m.K()
+        method = instance.kept  # a bound method holds the function
+        r = hotmod.Reloader("pkg")
+        edit("pkg/m.py", "N = 0", "N = 1")
+        result = r.reload("pkg.m")
+        new = sys.modules["pkg.m"]
+        emit(patched=sorted(result.patched), free_is_new=m.free is new.free,
+             held_are_new=[m.listed is new.listed, m.weak is new.weak, m.bound is new.bound],
+             calls=[m.free(), held[0](), weak()(), bound(), instance.plain(), method()],
+             forwarded=sorted(b.fn.__qualname__ for b in _patch._forwarders.values()))
+        free_now = new.free
+        edit("pkg/m.py", "N = 1", "N = 2")
+        edit("pkg/user.py", "OK = True", "OK = 1 / 0")
+        result = r.reload("pkg.m", "pkg.user")
+        emit(ok=result.ok, back=sys.modules["pkg.m"] is new, free=new.free is free_now,
+             calls=[m.free(), new.free(), held[0](), weak()(), bound(), instance.plain(),
+                    method()])
+        """
+    )
+    assert out == [
+        {
+            "patched": [
+                "pkg.m.K",
+                "pkg.m.K.kept",
+                "pkg.m.K.plain",
+                "pkg.m.bound",
+                "pkg.m.free",
+                "pkg.m.listed",
+                "pkg.m.weak",
+            ],
+            "free_is_new": True,
+            "held_are_new": [False, False, False],
+            "calls": [1, 1, 1, 1, 1, 1],
+            "forwarded": ["K.kept", "bound", "listed", "weak"],
+        },
+        {"ok": False, "back": True, "free": True, "calls": [1, 1, 1, 1, 1, 1, 1]},
+    ]
+
+
 def test_threads_calling_old_and_new_methods_during_200_reloads(project: Project) -> None:
     project.write(
         {

@@ -13,7 +13,9 @@ defines again under the same qualified name, a ``Patcher``:
   the old module's globals would read stale module values (and write ``global`` names where
   the new functions never look), so the new code always runs in the new function object.
   Every earlier forwarder is re-pointed at the newest version: a call costs one hop, however
-  many reloads happened.
+  many reloads happened. A top-level function that nothing but its module holds (reference
+  counts tell, on builds with the GIL) needs no forwarder: its name in the old module's
+  globals is bound to the new function instead.
 - **classes**: the old class object survives. It takes the new class's namespace (methods
   added, changed, removed; attributes; properties; dataclass fields and methods), its bases
   where they are compatible, and the new methods' ``__class__`` cells point at it (zero-argument
@@ -36,6 +38,8 @@ import contextlib
 import enum
 import functools
 import logging
+import sys
+import sysconfig
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -462,6 +466,35 @@ def _enum_members(cls: type) -> dict[str, object] | None:
     return {name: getattr(member, "_value_", _MISSING) for name, member in members.items()}
 
 
+def _refs(obj: object) -> int:
+    """The references to ``obj``, counted one call below the method that decides."""
+    return sys.getrefcount(obj)
+
+
+def _calibrate() -> int:
+    """What ``_refs`` gives, called as the ``Patcher`` methods that decide call it, for an
+    object only their caller's variable holds: that variable and the references of the calls
+    on the way (measured: how many a call adds differs between versions)."""
+
+    def probe() -> None: ...
+
+    return _deciding(probe)  # `probe`: the caller's variable
+
+
+def _deciding(obj: object) -> int:
+    """The call level of ``Patcher._drop_unheld``, for ``_calibrate``."""
+    return _refs(obj)
+
+
+# Reference counts say exactly who holds an object on builds with the GIL. A free-threaded build
+# defers some counts, and other interpreters have none: there every old function is forwarded.
+_UNHELD: int | None = (
+    None
+    if sysconfig.get_config_var("Py_GIL_DISABLED") or not hasattr(sys, "getrefcount")
+    else _calibrate()
+)
+
+
 class Patcher:
     """Upgrades the survivors of the modules one transaction re-executes; ``undo()`` reverts
     everything it did, last change first."""
@@ -542,6 +575,7 @@ class Patcher:
                     type(old) is FunctionType
                     and old.__module__ == new.__module__
                     and (old.__qualname__ == new.__qualname__ or _rewrapped(key, name, old, new))
+                    and not self._drop_unheld(old_ns, key, old, new)
                 ):
                     self._forward(old, new, f"{name}.{new.__qualname__}")
             elif (
@@ -641,6 +675,54 @@ class Patcher:
                 and inner_old.__module__ == inner_new.__module__
             ):
                 self._forward(inner_old, inner_new, qualname, depth + 1)
+
+    def _drop_unheld(
+        self, old_ns: dict[str, Any], key: str, old: FunctionType, new: FunctionType
+    ) -> bool:
+        """Upgrade ``old`` by binding its name in the old module to ``new`` when nothing but
+        that binding holds it (no other name, object, frame, weak reference or forwarder): it
+        can never be called again, so it needs no forwarder, and code that holds the old
+        module gets the new function itself. Only for a plain function: no closure and no
+        attributes (a decorator's wrapper pairs what it wraps, see ``_forward``). True when
+        done; False leaves everything as it was.
+
+        The name is bound first, then the references are counted: a thread that took ``old``
+        from the old module before the binding holds it, and is counted."""
+        if (
+            _UNHELD is None
+            or old.__closure__ is not None
+            or old.__dict__
+            or id(old) in self._done
+            or weakref.getweakrefcount(old)
+        ):
+            return False
+        old_ns[key] = new
+        if _refs(old) > _UNHELD:
+            old_ns[key] = old  # held elsewhere: forwarded, the old module as it was
+            return False
+        self._done.add(id(old))
+        self._undo.append(functools.partial(old_ns.__setitem__, key, old))
+        self.patched.append(f"{old.__module__}.{new.__qualname__}")
+        return True
+
+    def _unheld_method(self, old: object, new: object) -> bool:
+        """Whether ``old``, a plain method the surviving class no longer has (it has ``new``
+        now), is held by nothing but the copy of the class's namespace that would undo the
+        upgrade: then no one can call it, and it needs no forwarder (see ``_drop_unheld``)."""
+        if (
+            _UNHELD is None
+            or type(old) is not FunctionType
+            or type(new) is not FunctionType
+            or old.__closure__ is not None
+            or old.__dict__
+            or id(old) in self._done
+            or weakref.getweakrefcount(old)
+        ):
+            return False
+        if _refs(old) > _UNHELD + 1:  # (+1: that copy)
+            return False
+        self._done.add(id(old))
+        return True
 
     @staticmethod
     def _share_namespace(new: FunctionType, own: dict[str, Any], box: _Box) -> _Shared:
@@ -747,9 +829,11 @@ class Patcher:
                 and self._patch_class(current, value)
             ):
                 continue  # a nested class, upgraded in place
-            if current is not _MISSING:
-                self._forward_members(current, value, f"{qualname}.{key}")
             setattr(old, key, value)
+            if current is not _MISSING and not self._unheld_method(current, value):
+                self._forward_members(current, value, f"{qualname}.{key}")
+            elif current is not _MISSING:
+                self.patched.append(f"{qualname}.{key}")
         for key, value in saved.items():
             if key not in new_namespace and carried(key, value, members, is_enum):
                 delattr(old, key)

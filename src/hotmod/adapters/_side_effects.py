@@ -79,11 +79,14 @@ class _Recorder:
 
 class _State:
     # (a plain class: a dataclass costs a millisecond at the first Reloader())
-    __slots__ = ("calls", "committed", "known", "removed")
+    __slots__ = ("calls", "committed", "known", "removed", "unseen")
 
     def __init__(self, calls: dict[str, list[_Call]], known: dict[str, tuple[_Call, ...]]) -> None:
         self.calls = calls  # what the new code registered, by module
         self.known = known  # what the replaced modules had registered
+        # replaced modules that hotmod never executed: what they registered is looked for at
+        # commit (see AtexitCallbacks.commit)
+        self.unseen: dict[str, object] = {}
         self.removed: list[_Call] = []  # taken out, to put back on restore
         self.committed: dict[str, tuple[_Call, ...] | None] | None = None  # _known before commit
 
@@ -230,17 +233,26 @@ class AtexitCallbacks(_Registrations):
         super().__init__(_Recorder(atexit, "register", _note_exit_function))
 
     def detach(self, modules: Mapping[str, ModuleType]) -> _State:
-        known: dict[str, tuple[_Call, ...]] = {}
-        for name, module in modules.items():
-            entries = self._known.get(name)
-            if entries is None:  # never executed by hotmod: the functions it defines
-                entries = tuple(
-                    (value, None, None)  # arguments unknown: unregistered if registered
-                    for value in list(_globals(module).values())
-                    if type(value) is FunctionType and value.__module__ == name
-                )
-            known[name] = entries
-        return self._start(known)
+        known = {name: self._known.get(name, ()) for name in modules}
+        state = self._start(known)
+        # Never executed by hotmod: the functions it defines, unregistered if registered. Taken
+        # at commit, not now: held here, every one of them would look held by someone to the
+        # upgrade of old functions (hotmod._patch), which leaves alone those nothing holds.
+        state.unseen = {name: module for name, module in modules.items() if name not in self._known}
+        return state
+
+    def commit(self, modules: Mapping[str, ModuleType], state: _State) -> None:
+        for name, old in state.unseen.items():
+            new = _globals(modules[name]) if name in modules else {}
+            state.known[name] = tuple(
+                (value, None, None)  # arguments unknown
+                for key, value in list(_globals(old).items())
+                # (an old function nothing held is bound to the new one in the old module's
+                # globals: atexit did not hold it, and the new one is not unregistered)
+                if type(value) is FunctionType and value.__module__ == name
+                and new.get(key) is not value
+            )  # fmt: skip
+        super().commit(modules, state)
 
     def _drop_old(self, state: _State) -> None:
         new = [call for calls in state.calls.values() for call in calls]

@@ -1107,6 +1107,25 @@ def test_an_old_function_nothing_holds_is_rebound_not_forwarded(project: Project
     ]
 
 
+def test_under_a_tracer_every_old_function_is_forwarded(project: Project) -> None:
+    # A trace function (a debugger) may keep the locals of the frames it sees: reference counts
+    # cannot tell then, and the functions nothing holds are forwarded like the others.
+    project.write({"pkg/__init__.py": "", "pkg/m.py": "N = 0\ndef free():\n    return N\n"})
+    out = project.result(
+        """
+        import pkg.m as m
+        r = hotmod.Reloader("pkg")
+        edit("pkg/m.py", "N = 0", "N = 1")
+        sys.settrace(lambda frame, event, arg: None)
+        result = r.reload("pkg.m")
+        sys.settrace(None)
+        new = sys.modules["pkg.m"]
+        emit(ok=result.ok, free_is_new=m.free is new.free, call=m.free())
+        """
+    )
+    assert out == {"ok": True, "free_is_new": False, "call": 1}
+
+
 def test_threads_calling_old_and_new_methods_during_200_reloads(project: Project) -> None:
     project.write(
         {

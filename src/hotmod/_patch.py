@@ -488,11 +488,20 @@ def _deciding(obj: object) -> int:
 
 # Reference counts say exactly who holds an object on builds with the GIL. A free-threaded build
 # defers some counts, and other interpreters have none: there every old function is forwarded.
-_UNHELD: int | None = (
-    None
-    if sysconfig.get_config_var("Py_GIL_DISABLED") or not hasattr(sys, "getrefcount")
-    else _calibrate()
-)
+_COUNTS_EXACT = not sysconfig.get_config_var("Py_GIL_DISABLED") and hasattr(sys, "getrefcount")
+_calibrated: list[int] = []
+
+
+def _unheld_count() -> int | None:
+    """What ``_refs`` gives for an old function nothing else holds, or None when counts cannot
+    tell now: a free-threaded build, or a trace or profile function set in this thread (a
+    tracer may keep the locals of the frames it sees, which would make the calibration count
+    references that the counts it is compared with do not have). Calibrated once, untraced."""
+    if not _COUNTS_EXACT or sys.gettrace() is not None or sys.getprofile() is not None:
+        return None
+    if not _calibrated:
+        _calibrated.append(_calibrate())
+    return _calibrated[0]
 
 
 class Patcher:
@@ -511,6 +520,9 @@ class Patcher:
         # instances, which ``_rebind`` binds to the survivor. Only then: a class statement
         # that evaluated to the survivor left nothing to rebind.
         self._late = False
+        # what the reference count of an old function nothing holds is (see _drop_unheld);
+        # -1 while counts cannot tell
+        self._unheld = -1
 
     # -- modules ---------------------------------------------------------------------------
 
@@ -522,6 +534,7 @@ class Patcher:
         module being replaced (``old_globals`` gives its name and old globals, or None)
         upgrade the old class in place and evaluate to it."""
         global _saved_build_class
+        self._count_references()
 
         def adopt(func: Any, cls: type) -> type:
             found = old_globals(getattr(func, "__globals__", {}))
@@ -564,6 +577,7 @@ class Patcher:
         that the new version ``new_ns`` (its globals, just executed) defines again."""
         if old_ns is new_ns or new_ns.get("__hotmod_patch__") is False:
             return
+        self._count_references()
         for key, new in list(new_ns.items()):
             old = old_ns.get(key, _MISSING)
             if old is _MISSING or old is new:
@@ -676,6 +690,11 @@ class Patcher:
             ):
                 self._forward(inner_old, inner_new, qualname, depth + 1)
 
+    def _count_references(self) -> None:
+        """Whether reference counts may tell an old function nothing holds, now."""
+        unheld = _unheld_count()
+        self._unheld = -1 if unheld is None else unheld  # -1: forward every old function
+
     def _drop_unheld(
         self, old_ns: dict[str, Any], key: str, old: FunctionType, new: FunctionType
     ) -> bool:
@@ -689,7 +708,7 @@ class Patcher:
         The name is bound first, then the references are counted: a thread that took ``old``
         from the old module before the binding holds it, and is counted."""
         if (
-            _UNHELD is None
+            self._unheld < 0
             or old.__closure__ is not None
             or old.__dict__
             or id(old) in self._done
@@ -697,7 +716,7 @@ class Patcher:
         ):
             return False
         old_ns[key] = new
-        if _refs(old) > _UNHELD:
+        if _refs(old) > self._unheld:
             old_ns[key] = old  # held elsewhere: forwarded, the old module as it was
             return False
         self._done.add(id(old))
@@ -710,7 +729,7 @@ class Patcher:
         now), is held by nothing but the copy of the class's namespace that would undo the
         upgrade: then no one can call it, and it needs no forwarder (see ``_drop_unheld``)."""
         if (
-            _UNHELD is None
+            self._unheld < 0
             or type(old) is not FunctionType
             or type(new) is not FunctionType
             or old.__closure__ is not None
@@ -719,7 +738,7 @@ class Patcher:
             or weakref.getweakrefcount(old)
         ):
             return False
-        if _refs(old) > _UNHELD + 1:  # (+1: that copy)
+        if _refs(old) > self._unheld + 1:  # (+1: that copy)
             return False
         self._done.add(id(old))
         return True

@@ -258,6 +258,30 @@ def test_sync_forgets_removed_modules_and_relearns_them(tree: dict[str, ModuleTy
     assert index.modules_for_path(a.__file__ or "") == ("pkg.a",)
 
 
+def test_a_file_of_two_modules_maps_to_each_until_it_is_gone(
+    tree: dict[str, ModuleType],
+) -> None:
+    # pkg/a.py imported a second time as the top-level `a` (its folder on sys.path too)
+    a_file = Path(tree["pkg.a"].__file__ or "")
+    real = os.path.realpath(a_file)
+    tree["a"] = source_module("a", a_file)
+    both = ModuleIndex(["pkg", "a"], [], tree)
+    both.sync(tree)
+    assert both.modules_for_path(a_file) == ("pkg.a", "a")
+    only_pkg = ModuleIndex(["pkg"], [], tree)
+    only_pkg.sync(tree)
+    assert only_pkg.modules_for_path(a_file) == ("pkg.a",)
+    assert only_pkg.unwatched_twins(real) == ("a",)
+    tree.pop("pkg.a")
+    both.sync(tree)
+    assert both.modules_for_path(a_file) == ("a",)
+    tree.pop("a")
+    both.sync(tree)
+    only_pkg.sync(tree)
+    assert both.modules_for_path(a_file) == ()
+    assert only_pkg.unwatched_twins(real) == ()
+
+
 def test_sync_without_changes_adds_and_removes_nothing(tree: dict[str, ModuleType]) -> None:
     index = ModuleIndex(["pkg"], [], tree)
     index.sync(tree)

@@ -180,8 +180,10 @@ class ModuleIndex:
             return None  # namespace package, builtin, frozen, C extension or bytecode only
         real = self.real_path(origin)
         if not self.covers_name(name) and not real.startswith(self._path_prefixes):
-            if real.startswith(self._root_prefixes) and name not in self._outside.get(real, ()):
-                self._outside[real] = (*self._outside.get(real, ()), name)
+            if real.startswith(self._root_prefixes):
+                outside = self._outside.get(real, ())
+                if name not in outside:
+                    self._outside[real] = (*outside, name)
             return None
         if self.is_system_path(real) or real.startswith(HOTMOD_DIR):
             return None

@@ -520,8 +520,9 @@ class Patcher:
         # instances, which ``_rebind`` binds to the survivor. Only then: a class statement
         # that evaluated to the survivor left nothing to rebind.
         self._late = False
-        # what the reference count of an old function nothing holds is (see _drop_unheld);
-        # -1 while counts cannot tell
+        # what the reference count of an old function nothing holds is (see _drop_unheld),
+        # taken when the class statements block opens; -1 while counts cannot tell (outside
+        # that block too: every old function is forwarded)
         self._unheld = -1
 
     # -- modules ---------------------------------------------------------------------------
@@ -577,7 +578,6 @@ class Patcher:
         that the new version ``new_ns`` (its globals, just executed) defines again."""
         if old_ns is new_ns or new_ns.get("__hotmod_patch__") is False:
             return
-        self._count_references()
         for key, new in list(new_ns.items()):
             old = old_ns.get(key, _MISSING)
             if old is _MISSING or old is new:
@@ -695,25 +695,30 @@ class Patcher:
         unheld = _unheld_count()
         self._unheld = -1 if unheld is None else unheld  # -1: forward every old function
 
+    def _may_be_unheld(self, old: FunctionType) -> bool:
+        """Whether ``old`` is a plain function (no closure, no attributes: a decorator's
+        wrapper pairs what it wraps, see ``_forward``) not upgraded yet, with no weak reference,
+        while counts can tell: then its reference count decides."""
+        return (
+            self._unheld >= 0
+            and old.__closure__ is None
+            and not old.__dict__
+            and id(old) not in self._done
+            and not weakref.getweakrefcount(old)
+        )
+
     def _drop_unheld(
         self, old_ns: dict[str, Any], key: str, old: FunctionType, new: FunctionType
     ) -> bool:
         """Upgrade ``old`` by binding its name in the old module to ``new`` when nothing but
         that binding holds it (no other name, object, frame, weak reference or forwarder): it
         can never be called again, so it needs no forwarder, and code that holds the old
-        module gets the new function itself. Only for a plain function: no closure and no
-        attributes (a decorator's wrapper pairs what it wraps, see ``_forward``). True when
-        done; False leaves everything as it was.
+        module gets the new function itself (see ``_may_be_unheld``). True when done; False
+        leaves everything as it was.
 
         The name is bound first, then the references are counted: a thread that took ``old``
         from the old module before the binding holds it, and is counted."""
-        if (
-            self._unheld < 0
-            or old.__closure__ is not None
-            or old.__dict__
-            or id(old) in self._done
-            or weakref.getweakrefcount(old)
-        ):
+        if not self._may_be_unheld(old):
             return False
         old_ns[key] = new
         if _refs(old) > self._unheld:
@@ -728,15 +733,9 @@ class Patcher:
         """Whether ``old``, a plain method the surviving class no longer has (it has ``new``
         now), is held by nothing but the copy of the class's namespace that would undo the
         upgrade: then no one can call it, and it needs no forwarder (see ``_drop_unheld``)."""
-        if (
-            self._unheld < 0
-            or type(old) is not FunctionType
-            or type(new) is not FunctionType
-            or old.__closure__ is not None
-            or old.__dict__
-            or id(old) in self._done
-            or weakref.getweakrefcount(old)
-        ):
+        if type(old) is not FunctionType or type(new) is not FunctionType:
+            return False
+        if not self._may_be_unheld(old):
             return False
         if _refs(old) > self._unheld + 1:  # (+1: that copy)
             return False
@@ -849,10 +848,11 @@ class Patcher:
             ):
                 continue  # a nested class, upgraded in place
             setattr(old, key, value)
-            if current is not _MISSING and not self._unheld_method(current, value):
-                self._forward_members(current, value, f"{qualname}.{key}")
-            elif current is not _MISSING:
-                self.patched.append(f"{qualname}.{key}")
+            if current is not _MISSING:
+                if self._unheld_method(current, value):
+                    self.patched.append(f"{qualname}.{key}")
+                else:
+                    self._forward_members(current, value, f"{qualname}.{key}")
         for key, value in saved.items():
             if key not in new_namespace and carried(key, value, members, is_enum):
                 delattr(old, key)

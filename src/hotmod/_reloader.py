@@ -1291,39 +1291,33 @@ class Reloader:
         return self._reload(sources, tuple(changed), raise_interrupt=raise_interrupt)
 
     def _warn_twins(self, record: ModuleRecord) -> None:
-        """Warn (once per module) of modules loaded from ``record``'s file under a name that
-        is not watched: they keep the old code, which a success message must not hide."""
+        """Modules loaded from ``record``'s file under a name that is not watched keep the old
+        code, which a success message must not hide."""
         for twin in self._index.unwatched_twins(record.path):
-            if twin in self._twins_warned:
-                continue
-            self._twins_warned.add(twin)
-            logger.warning(
+            self._warn_unwatched_once(
+                twin,
                 "%s is also loaded as module %s, which is not watched: %s was reloaded, %s "
                 "keeps running the old code; import the file under one name, or watch %s too",
-                record.path,
-                twin,
-                record.name,
-                twin,
-                twin,
-            )
+                record.path, twin, record.name, twin, twin,
+            )  # fmt: skip
 
     def _warn_unwatched(self, path: str, names: tuple[str, ...]) -> None:
-        """Warn (once per module) that a changed file below the watched folders runs only as
-        modules that are not watched (loaded under a name outside the packages, e.g. by
-        ``spec_from_file_location``): nothing reloads them."""
+        """A changed file below the watched folders runs only as modules that are not watched
+        (loaded under a name outside the packages, e.g. by ``spec_from_file_location``):
+        nothing reloads them."""
         for name in names:
-            if name in self._twins_warned:
-                continue
-            self._twins_warned.add(name)
-            logger.warning(
+            self._warn_unwatched_once(
+                name,
                 "%s changed, but it is loaded as module %s, which is not watched: %s keeps "
                 "running the old code; watch %s too (Reloader(..., %r)), or restart",
-                path,
-                name,
-                name,
-                name,
-                name,
-            )
+                path, name, name, name, name,
+            )  # fmt: skip
+
+    def _warn_unwatched_once(self, name: str, message: str, *args: object) -> None:
+        """One WARNING per unwatched module left running old code, for the Reloader's life."""
+        if name not in self._twins_warned:
+            self._twins_warned.add(name)
+            logger.warning(message, *args)
 
     def _warn_deleted(self, record: ModuleRecord) -> None:
         if record.path in self._missing:

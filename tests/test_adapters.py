@@ -335,3 +335,176 @@ def test_adapters_argument_is_checked() -> None:
     with pytest.raises(ValueError, match="no built-in adapter named 'no_such_framework'"):
         hotmod.adapters.builtin("no_such_framework")
     assert hotmod.adapters.builtin("logging") is hotmod.adapters.builtin("logging")
+
+
+THREADS = {
+    "pkg/__init__.py": "",
+    "pkg/poller.py": """\
+        import threading, time
+
+        MARK = 0
+        STOP = threading.Event()
+
+        def poll():
+            while not STOP.is_set():
+                time.sleep(0.005)
+
+        threading.Thread(target=poll, name="poller", daemon=True).start()
+        """,
+    "pkg/waiter.py": """\
+        import threading
+
+        WAKE = threading.Event()
+        threading.Thread(target=WAKE.wait, name="waiter", daemon=True).start()
+        """,
+    "pkg/plain.py": "VALUE = None\n",
+    # every execution starts a Reloader's threads (from hotmod's code)
+    "pkg/dev.py": "import hotmod\nWATCHER = hotmod.Reloader('pkg.plain', debounce=60).start()\n",
+    "pkg/tidy.py": """\
+        import threading
+
+        STOP = threading.Event()
+        worker = threading.Thread(target=STOP.wait, name="tidy", daemon=True)
+        worker.start()
+        done = threading.Thread(target=lambda: None, name="done")
+        done.start()
+        done.join()
+
+        def __hotmod_dispose__():
+            STOP.set()
+            worker.join()
+        """,
+}
+
+# (indented as the test code that follows it, which is dedented with it)
+WARNINGS = """
+        records = _Records()
+        logging.getLogger("hotmod").addHandler(records)
+
+        def warnings():
+            found = [rec.getMessage() for rec in records.records if rec.levelno == logging.WARNING]
+            records.records.clear()
+            return found
+"""
+
+ADVICE = (
+    "hotmod cannot stop a thread: stop and join it in {0}'s __hotmod_dispose__(), or set "
+    "__hotmod_restart__ = True there to restart instead"
+)
+
+
+def test_a_thread_still_running_replaced_code_is_warned_about(project: Project) -> None:
+    project.write(THREADS)
+    out = project.results(
+        WARNINGS
+        + """
+        import threading, pkg.poller, pkg.waiter, pkg.tidy
+        r = hotmod.Reloader("pkg")
+        for n in (1, 2):
+            edit("pkg/poller.py", f"MARK = {n - 1}", f"MARK = {n}")
+            ok = r.reload("pkg.poller").ok
+            emit(ok=ok, warnings=warnings(),
+                 pollers=sum(t.name == "poller" for t in threading.enumerate()))
+        for name in ("pkg.waiter", "pkg.waiter", "pkg.tidy", "pkg.tidy"):
+            emit(ok=r.reload(name).ok, warnings=warnings())
+        """
+    )
+    advice = ADVICE.format("pkg.poller")
+    waiter = ADVICE.format("pkg.waiter")
+    assert out == [
+        # imported before hotmod: found by its target, a function of the replaced version
+        {
+            "ok": True,
+            "pollers": 2,
+            "warnings": [
+                "thread 'poller', which runs pkg.poller.poll (a function of that version), "
+                "still runs the replaced version of pkg.poller; the new version started "
+                f"another. {advice}"
+            ],
+        },
+        # executed by hotmod: recorded when its top-level code started it; the first one,
+        # warned about already, is not warned about again
+        {
+            "ok": True,
+            "pollers": 3,
+            "warnings": [
+                "thread 'poller', which runs pkg.poller.poll (started by its top-level code), "
+                "still runs the replaced version of pkg.poller; the new version started "
+                f"another. {advice}"
+            ],
+        },
+        # a method of another module's object: found through the old globals, then recorded
+        {
+            "ok": True,
+            "warnings": [
+                "thread 'waiter', which runs threading.Event.wait (held in that version's "
+                "globals), still runs the replaced version of pkg.waiter; the new version "
+                f"started another. {waiter}"
+            ],
+        },
+        {
+            "ok": True,
+            "warnings": [
+                "thread 'waiter', which runs threading.Event.wait (started by its top-level "
+                "code), still runs the replaced version of pkg.waiter; the new version "
+                f"started another. {waiter}"
+            ],
+        },
+        # a module whose dispose hook stops its thread, and a thread that ended: nothing to say
+        {"ok": True, "warnings": []},
+        {"ok": True, "warnings": []},
+    ]
+
+
+def test_a_thread_started_by_a_rolled_back_edit_is_warned_about(project: Project) -> None:
+    project.write(THREADS)
+    out = project.result(
+        WARNINGS
+        + """
+        import threading, pkg.poller
+        r = hotmod.Reloader("pkg")
+        edit("pkg/poller.py", "MARK = 0", "MARK = 1")
+        Path("pkg/poller.py").write_text(Path("pkg/poller.py").read_text() + "1 / 0\\n")
+        result = r.reload("pkg.poller")
+        emit(rolled_back=result.rolled_back, mark=sys.modules["pkg.poller"].MARK,
+             warnings=warnings())
+        """
+    )
+    assert out == {
+        "rolled_back": True,
+        "mark": 0,
+        "warnings": [
+            "thread 'poller' (runs pkg.poller.poll), started by the new code of pkg.poller "
+            "before the reload failed, keeps running that code: hotmod cannot stop a thread"
+        ],
+    }
+
+
+def test_threads_of_other_code_and_adapters_off_are_not_warned_about(project: Project) -> None:
+    project.write(THREADS)
+    out = project.results(
+        WARNINGS
+        + """
+        import threading, pkg.poller, pkg.plain
+        other = threading.Event()
+        threading.Thread(target=other.wait, name="main's", daemon=True).start()
+        for adapters in (None, ()):
+            r = hotmod.Reloader("pkg", adapters=adapters)
+            emit(ok=r.reload("pkg.plain").ok, warnings=warnings())
+        edit("pkg/poller.py", "MARK = 0", "MARK = 1")
+        emit(ok=r.reload("pkg.poller").ok, warnings=warnings())
+        import pkg.dev
+        r = hotmod.Reloader("pkg")
+        for _ in range(2):
+            emit(ok=r.reload("pkg.dev").ok, warnings=warnings(),
+                 reloaders=sum(t.name.startswith("hotmod-") for t in threading.enumerate()))
+        """
+    )
+    # the poller runs on while another module is replaced (a function's missing __self__ is
+    # no object pkg.plain holds); main's thread is of __main__; with adapters=() nothing is
+    # looked at, not even the poller of a replaced version; hotmod's own threads (each
+    # execution of pkg.dev starts a Reloader, with a watchdog observer) are never warned about
+    assert out == [{"ok": True, "warnings": []}] * 3 + [
+        {"ok": True, "warnings": [], "reloaders": 2},
+        {"ok": True, "warnings": [], "reloaders": 3},
+    ]

@@ -35,6 +35,7 @@ S = TypeVar("S")
 _BUILTINS: dict[str, tuple[str, str]] = {
     "logging": ("hotmod.adapters._side_effects", "LoggingHandlers"),
     "atexit": ("hotmod.adapters._side_effects", "AtexitCallbacks"),
+    "threading": ("hotmod.adapters._side_effects", "StartedThreads"),
     "typing": ("hotmod.adapters._caches", "TypingCaches"),
     "django": ("hotmod.adapters.django", "DjangoRegistries"),
     "pluggy": ("hotmod.adapters.pluggy", "PluggyPlugins"),
@@ -120,7 +121,8 @@ def unregister(adapter: Adapter[Any]) -> None:
 
 def builtin(name: str) -> Adapter[Any]:
     """The built-in adapter ``name``: ``"logging"`` (handlers added by a module's top-level
-    code), ``"atexit"`` (functions it registered), ``"typing"`` (its caches of generics, which
+    code), ``"atexit"`` (functions it registered), ``"threading"`` (warns about threads still
+    running replaced code), ``"typing"`` (its caches of generics, which
     would keep old classes alive), or a framework's (``"flask"``,
     ``"starlette"``, ``"click"``, ``"typer"``, ``"pluggy"``: see the README), to list in
     ``Reloader(adapters=[...])``.

@@ -1,5 +1,7 @@
 """Built-in adapters for what a module's top-level code leaves outside the module: logging
-handlers and ``atexit`` functions. Without them each reload adds one more of each.
+handlers and ``atexit`` functions (without them each reload adds one more of each), and the
+threads it started, which nothing can stop safely: the ones still running the replaced code
+are warned about.
 
 What a module registered is known exactly from its first execution by hotmod on: while a
 reload runs, ``logging.Logger.addHandler`` and ``atexit.register`` are wrapped, and a call is
@@ -17,13 +19,15 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from types import FunctionType, ModuleType
+from types import FrameType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 from hotmod._observed import executing_module
 from hotmod.adapters._base import Adapter
 
-__all__ = ["AtexitCallbacks", "LoggingHandlers"]
+__all__ = ["AtexitCallbacks", "LoggingHandlers", "StartedThreads"]
+
+logger = logging.getLogger("hotmod")
 
 _Call = tuple[Any, ...]
 
@@ -283,3 +287,176 @@ class AtexitCallbacks(_Registrations):
             kept, state.removed = state.removed, []
         for function, args, kwargs in kept:
             atexit.register(function, *(args or ()), **(kwargs or {}))
+
+
+def _note_thread(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call | None:
+    thread = args[0] if args else None
+    if not isinstance(thread, threading.Thread):
+        return None
+    # Not a thread that hotmod's own code starts (``hotmod.watch()`` in a module's code starts
+    # a watcher, and its file observer): from the caller of Thread.start (past the recorder's
+    # wrapper) out to the module's top-level code.
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        name = frame.f_globals.get("__name__")
+        if isinstance(name, str) and (name == "hotmod" or name.startswith("hotmod.")):
+            return None
+        frame = frame.f_back
+    return (thread,)
+
+
+def _runs(thread: threading.Thread) -> object:
+    """What ``thread`` runs: its target (a ``Timer``'s function), else its class's ``run``;
+    None once it is done (``Thread.run`` drops its target when it returns)."""
+    target = getattr(thread, "_target", None)
+    if target is None:
+        target = getattr(thread, "function", None)  # threading.Timer
+    if target is None and type(thread).run is not threading.Thread.run:
+        target = type(thread).run
+    return target
+
+
+def _describe(target: object) -> str:
+    function = target.__func__ if type(target) is MethodType else target
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        return f"{module}.{qualname}"
+    return repr(target)
+
+
+class _Threads:
+    __slots__ = ("modules", "started")
+
+    def __init__(self, modules: Mapping[str, ModuleType], started: dict[str, list[_Call]]) -> None:
+        self.modules = modules  # the replaced versions
+        self.started = started  # threads the new code started, by module
+
+
+class StartedThreads(Adapter[_Threads]):
+    """Threads that a replaced module started and that still run when its new version is
+    live: hotmod cannot stop a thread, so each is warned about (WARNING, once), naming the
+    thread, what it runs, whether the new version started another, and what to do.
+
+    A thread counts as the replaced module's when that module's top-level code started it
+    while hotmod executed it, or when it runs a function of the replaced version (its globals
+    are the old module's), or, for a module hotmod never executed, when the thread or the
+    object whose method it runs is held in the old module's globals. A module with a
+    ``__hotmod_dispose__`` hook handles its threads itself: its are not looked at.
+
+    The cost is in the number of threads, not of modules: a reload looks only at the threads
+    running, except the first reload of modules imported without hotmod, which looks through
+    their globals once if a thread is running that nothing else attributes."""
+
+    name = "threading"
+    requires = "threading"
+
+    def __init__(self) -> None:
+        self._recorder = _Recorder(threading.Thread, "start", _note_thread)
+        self._started: dict[int, tuple[threading.Thread, str]] = {}  # by hotmod's executions
+        self._seen: set[str] = set()  # modules hotmod executed
+
+    def detach(self, modules: Mapping[str, ModuleType]) -> _Threads:
+        return _Threads(modules, self._recorder.start())
+
+    def commit(self, modules: Mapping[str, ModuleType], state: _Threads) -> None:
+        self._recorder.stop(state.started)
+        unseen = state.modules.keys() - self._seen
+        self._seen.update(modules)
+        replaced = state.modules
+        earlier: dict[int, tuple[threading.Thread, str]] = {}
+        started: dict[int, tuple[threading.Thread, str]] = {}
+        for key, entry in self._started.items():
+            if entry[1] in replaced:
+                earlier[key] = entry
+            elif entry[0].is_alive():
+                started[key] = entry  # (an ended thread is forgotten)
+        self._started = started
+        for name, calls in state.started.items():
+            for (thread,) in calls:
+                started[id(thread)] = (thread, name)
+        self._warn(state, earlier, unseen)
+
+    def restore(self, modules: Mapping[str, ModuleType], state: _Threads) -> None:
+        self._recorder.stop(state.started)
+        for name, calls in state.started.items():
+            for (thread,) in calls:
+                if thread.is_alive():
+                    logger.warning(
+                        "thread %r (runs %s), started by the new code of %s before the reload "
+                        "failed, keeps running that code: hotmod cannot stop a thread",
+                        thread.name,
+                        _describe(_runs(thread)),
+                        name,
+                    )
+
+    def _warn(
+        self,
+        state: _Threads,
+        earlier: dict[int, tuple[threading.Thread, str]],
+        unseen: set[str],
+    ) -> None:
+        now = {id(call[0]) for calls in state.started.values() for call in calls}
+        current, main = threading.current_thread(), threading.main_thread()
+        old = state.modules
+        found: list[tuple[threading.Thread, object, str, str]] = []
+        others: list[tuple[threading.Thread, object]] = []
+        for thread in threading.enumerate():
+            if id(thread) in now or thread is current or thread is main:
+                continue
+            target = _runs(thread)
+            function = target.__func__ if type(target) is MethodType else target
+            entry = earlier.get(id(thread))
+            if entry is not None and entry[0] is thread:
+                found.append((thread, target, entry[1], "started by its top-level code"))
+                continue
+            namespace = getattr(function, "__globals__", None)
+            name = namespace.get("__name__") if isinstance(namespace, dict) else None
+            module = old.get(name) if isinstance(name, str) else None
+            if isinstance(name, str) and module is not None and _globals(module) is namespace:
+                found.append((thread, target, name, "a function of that version"))
+            elif unseen and not _describe(target).startswith("hotmod."):
+                others.append((thread, target))
+        if others:
+            found.extend(self._held(others, {name: old[name] for name in unseen}))
+        for thread, target, owner, how in found:
+            if callable(_globals(old[owner]).get("__hotmod_dispose__")):
+                continue  # the module stops its threads itself
+            runs = _describe(target)
+            again = any(
+                started.is_alive() and _describe(_runs(started)) == runs
+                for (started,) in state.started.get(owner, ())
+            )
+            logger.warning(
+                "thread %r, which runs %s (%s), still runs the replaced version of %s; %s. "
+                "hotmod cannot stop a thread: stop and join it in %s's __hotmod_dispose__(), "
+                "or set __hotmod_restart__ = True there to restart instead",
+                thread.name,
+                runs,
+                how,
+                owner,
+                "the new version started another"
+                if again
+                else "the new version did not start it again",
+                owner,
+            )
+
+    @staticmethod
+    def _held(
+        threads: list[tuple[threading.Thread, object]], modules: Mapping[str, ModuleType]
+    ) -> Iterator[tuple[threading.Thread, object, str, str]]:
+        """Of modules hotmod never executed: the threads held in their globals, or whose
+        target is a method of an object held there (``server.serve_forever``)."""
+        wanted: dict[int, tuple[threading.Thread, object]] = {}
+        for thread, target in threads:
+            wanted[id(thread)] = (thread, target)
+            bound = getattr(target, "__self__", None)
+            if bound is not None and type(bound) is not ModuleType:  # (a builtin's: its module)
+                wanted.setdefault(id(bound), (thread, target))
+        claimed: set[int] = set()
+        for name, module in modules.items():
+            for value in list(_globals(module).values()):
+                pair = wanted.get(id(value))
+                if pair is not None and id(pair[0]) not in claimed:
+                    claimed.add(id(pair[0]))
+                    yield pair[0], pair[1], name, "held in that version's globals"

@@ -76,6 +76,10 @@ class Chromium:
         shutil.rmtree(self._profile, ignore_errors=True)
 
 
+# What DevTools answers when a page is replaced while it evaluates an expression.
+_NAVIGATING = ("Inspected target navigated or closed", "Cannot find context with specified id")
+
+
 class Page:
     """A tab: navigate, evaluate JavaScript, wait for a condition, take a screenshot."""
 
@@ -101,7 +105,13 @@ class Page:
         self.wait("document.readyState === 'complete' && location.href === " + json.dumps(url))
 
     def eval(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        try:
+            result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        except RuntimeError as error:
+            # The page reloaded (hotmod's full reload) while it evaluated: no answer yet.
+            if any(text in str(error) for text in _NAVIGATING):
+                return None
+            raise
         if "exceptionDetails" in result:
             return None  # e.g. evaluated while the page was being replaced
         return result["result"].get("value")

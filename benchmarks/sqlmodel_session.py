@@ -21,6 +21,7 @@ ms"). Exit status 1 if any error, warning or stale response was counted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -196,7 +197,11 @@ RELOADED = re.compile(r"INFO hotmod: reloaded (.*) in ([0-9.]+) ms \(changed: ([
 # defined again) and imported again from their up-to-date .pyc, dependencies first; new models
 # are then configured (``configure_mappers()``: the app's first query would do it, and hotmod
 # does it inside the reload, so that a broken relationship fails the reload). The median of
-# FLOOR_ROUNDS such rounds is printed next to hotmod's reload time.
+# FLOOR_ROUNDS such rounds is printed next to hotmod's reload time, twice: rounds back to back
+# (warm), and rounds after the pause that preceded each save of the session (the median time
+# from one save to the next, minus the reload). A process that waited that long runs the same
+# code much slower on this kind of machine (its caches went cold: 1.5-2 x here), and every
+# reload of the session comes after such a wait, so the paused floor is the like-for-like one.
 FLOOR_ROUNDS = 15
 FLOOR_SCRIPT = """
 import statistics, sys, time
@@ -205,6 +210,7 @@ from sqlalchemy.orm import clear_mappers, configure_mappers
 from sqlmodel import SQLModel
 
 names = sys.argv[1].split(",")
+pause = float(sys.argv[2])
 times = []
 for _ in range(%(rounds)d + 3):
     if "app.models" in names:
@@ -212,6 +218,8 @@ for _ in range(%(rounds)d + 3):
         SQLModel.metadata.clear()
     for name in names:
         del sys.modules[name]
+    if pause:
+        time.sleep(pause)
     started = time.perf_counter()
     for name in names:
         __import__(name)
@@ -222,10 +230,17 @@ print(statistics.median(times[3:]) * 1000)
 """
 
 
-def _floor_ms(root: Path, env: dict[str, str], names: list[str]) -> float:
-    """Median time to import ``names`` again (see FLOOR_SCRIPT), in a fresh interpreter."""
+def _floor_ms(root: Path, env: dict[str, str], names: list[str], pause: float = 0.0) -> float:
+    """Median time to import ``names`` again (see FLOOR_SCRIPT), in a fresh interpreter, each
+    round after ``pause`` seconds of sleep."""
     out = subprocess.run(
-        [sys.executable, "-c", FLOOR_SCRIPT % {"rounds": FLOOR_ROUNDS}, ",".join(names)],
+        [
+            sys.executable,
+            "-c",
+            FLOOR_SCRIPT % {"rounds": FLOOR_ROUNDS},
+            ",".join(names),
+            f"{pause:.4f}",
+        ],
         cwd=root,
         env=env,
         capture_output=True,
@@ -318,12 +333,14 @@ def run_session(edits: int, root: Path, layout: str = "lifespan") -> dict[str, o
         errors += status != 200
         rss_start = _rss_mb(server.pid)
         markers = {prefix: 0 for _, prefix in TARGETS}
+        saves: list[float] = []  # when each edit was saved
         for number in range(1, edits + 1):
             rel, prefix = TARGETS[(number - 1) % len(TARGETS)]
             _, before, _ = _request(f"{base}/teams/1")
             old = f"{prefix}-{markers[prefix]}"
             markers[prefix] = number
             _save(root / rel, f'"{old}', f'"{prefix}-{number}')
+            saves.append(time.monotonic())
             expected = {
                 "team": f"models-{markers['models']} Avengers",
                 "heroes": ["Loki", "Thor"],
@@ -363,12 +380,21 @@ def run_session(edits: int, root: Path, layout: str = "lifespan") -> dict[str, o
     by_file = {
         rel: [ms for _, ms, changed in reloads if changed.endswith(rel)] for rel, _ in TARGETS
     }
+    # the server's wait before each reload: from one save to the next, less the reload
+    between = [later - earlier for earlier, later in itertools.pairwise(saves)]
+    pause = (
+        max(0.0, statistics.median(between) - statistics.median(times) / 1000)
+        if (between and times)
+        else 0.0
+    )
     floors: dict[str, float | None] = {}
+    paused: dict[str, float | None] = {}
     for rel, _ in TARGETS:
         sets = [names for names, _, changed in reloads if changed.endswith(rel)]
         # the modules one edit of ``rel`` re-executed (the most frequent set: they are the same)
         names = max(sets, key=sets.count) if sets else None
         floors[rel] = _floor_ms(root, env, names) if names else None
+        paused[rel] = _floor_ms(root, env, names, pause) if names else None
     return {
         "edits": edits,
         "reloads": len(times),
@@ -376,6 +402,7 @@ def run_session(edits: int, root: Path, layout: str = "lifespan") -> dict[str, o
         "warnings": len(warnings),
         "stale": stale,
         "median_ms": statistics.median(times) if times else None,
+        "pause_ms": pause * 1000,
         "p95_ms": _p95(times),
         "layout": layout,
         "by_file": {
@@ -384,6 +411,7 @@ def run_session(edits: int, root: Path, layout: str = "lifespan") -> dict[str, o
                 "p95_ms": _p95(ms),
                 "max_ms": max(ms) if ms else None,
                 "floor_ms": floors[rel],
+                "floor_paused_ms": paused[rel],
             }
             for rel, ms in by_file.items()
         },
@@ -433,18 +461,23 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "floor: the same modules imported again in a fresh interpreter without any reloader "
-        "(see FLOOR_SCRIPT)"
+        "(see FLOOR_SCRIPT), rounds back to back (warm) and each after the pause that came "
+        "before each reload of the session (paused: the like-for-like one)"
     )
     print()
-    print("| `--layout` | file edited | median reload | p95 | max | floor | median / floor |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| `--layout` | file edited | median reload | p95 | max | floor, warm | floor, paused "
+        "| median / paused floor | pause |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for layout, result in results.items():
         for rel, entry in result["by_file"].items():  # type: ignore[attr-defined]
-            median, floor = entry["median_ms"], entry["floor_ms"]
+            median, floor = entry["median_ms"], entry["floor_paused_ms"]
             ratio = f"{median / floor:.2f}" if median and floor else "-"
             print(
                 f"| {layout} | {rel} | {_ms(median)} | {_ms(entry['p95_ms'])} | "
-                f"{_ms(entry['max_ms'])} | {_ms(floor)} | {ratio} |"
+                f"{_ms(entry['max_ms'])} | {_ms(entry['floor_ms'])} | {_ms(floor)} | {ratio} "
+                f"| {result['pause_ms']:.0f} ms |"
             )
         for line in result["log_tail"]:  # type: ignore[attr-defined]
             print("    " + line)

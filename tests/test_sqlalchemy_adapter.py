@@ -478,6 +478,9 @@ def test_fastapi_sqlmodel_edit_session_under_uvicorn(tmp_path: Path, layout: str
     assert result["reloads"] == 20, result
     # the benchmark's floor ran: each edited file's modules imported again without hotmod
     assert all(entry["floor_ms"] > 0 for entry in result["by_file"].values()), result
+    # and again after the session's pause before each reload (the like-for-like floor)
+    assert result["pause_ms"] > 0, result
+    assert all(entry["floor_paused_ms"] > 0 for entry in result["by_file"].values()), result
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

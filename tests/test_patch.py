@@ -1107,6 +1107,51 @@ def test_an_old_function_nothing_holds_is_rebound_not_forwarded(project: Project
     ]
 
 
+def test_a_function_forwarded_to_once_is_rebound_once_nothing_holds_it(project: Project) -> None:
+    # A reload forwards the old f (a list holds it) to the new one, which the box of f's older
+    # versions then calls. At the next reload that new f is held only by its module and by
+    # the box: it is rebound, not forwarded, and the box calls the newest f (any signature);
+    # a rollback puts the box and the binding back. (It used to be forwarded at every reload
+    # from then on.)
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "N = 0\ndef f():\n    return N\n"
+            "class K:\n    def g(self):\n        return N\n",
+            "pkg/user.py": "from pkg import m\nOK = True\n",
+        }
+    )
+    out = project.results(
+        """
+        import gc
+        import pkg.m, pkg.user
+        held, kept, instance = [pkg.m.f], [pkg.m.K.g], pkg.m.K()  # likewise a method
+        r = hotmod.Reloader("pkg")
+        edit("pkg/m.py", "N = 0", "N = 1")
+        assert r.reload("pkg.m").ok
+        m1 = sys.modules["pkg.m"]
+        gc.collect()  # the first version's module, a garbage cycle, holds nothing then
+        edit("pkg/m.py", "N = 1\\ndef f():\\n    return N",
+             "N = 2\\ndef f(x=0):\\n    return N + x")
+        edit("pkg/user.py", "OK = True", "OK = 1 / 0")
+        failed = r.reload("pkg.m", "pkg.user")
+        emit(ok=failed.ok, back=sys.modules["pkg.m"] is m1,
+             calls=[m1.f(), held[0](), kept[0](instance), instance.g()])
+        del failed
+        gc.collect()
+        edit("pkg/user.py", "OK = 1 / 0", "OK = True")
+        result = r.reload("pkg.m", "pkg.user")
+        m2 = sys.modules["pkg.m"]
+        emit(ok=result.ok, rebound=m1.f is m2.f,
+             calls=[m1.f(), held[0](), held[0](5), kept[0](instance), instance.g()])
+        """
+    )
+    assert out == [
+        {"ok": False, "back": True, "calls": [1, 1, 1, 1]},
+        {"ok": True, "rebound": True, "calls": [2, 2, 7, 2, 2]},
+    ]
+
+
 def test_under_a_tracer_every_old_function_is_forwarded(project: Project) -> None:
     # A trace function (a debugger) may keep the locals of the frames it sees: reference counts
     # cannot tell then, and the functions nothing holds are forwarded like the others.

@@ -641,29 +641,7 @@ class Patcher:
         wrapped_old: object = old_ns.get("__wrapped__") if old_ns else None
         wrapped_new: object = own.get("__wrapped__") if own else None
         old_closure, new_closure = old.__closure__, new.__closure__
-        with _forwarders_lock:
-            # the box the older versions of ``old`` call through, or a new one
-            found = _forwarders.pop(id(old), None)  # (its ``fn`` is ``old``: see _forwarders)
-            box = found if found is not None else _Box(new)
-            previous = box.fn
-            box.fn = new
-            _forwarders[id(new)] = box
-            saved_latest = box.latest
-            last = None if saved_latest is None else saved_latest()
-            box.latest = weakref.ref(old)
-        state = _function_state(old)
-        shared = self._share_namespace(new, own, box)
-        _take_function_state(old, new, _trampoline(old, new, box))
-        # The version before goes over once (its signature, defaults: its other attributes
-        # stay), so a reload costs the same however many versions are alive.
-        converted: tuple[tuple[FunctionType, CodeType, Any, Any], ...] = ()
-        if last is not None and last is not old:
-            converted = ((last, last.__code__, last.__defaults__, last.__kwdefaults__),)
-            last.__code__ = _generic_code(last, new, box)
-            last.__defaults__ = last.__kwdefaults__ = None
-        # the undo: two objects (a closure took some 15, its cells)
-        record = (old, state, new, own, shared, box, found, previous, saved_latest, converted)
-        self._undo.append(functools.partial(_unforward, record))
+        self._move_box(old, new, forward=True)
         if depth == 0:
             self.patched.append(qualname)
         # What the old wrapper kept of the old original, paired with the new wrapper's
@@ -690,6 +668,37 @@ class Patcher:
             ):
                 self._forward(inner_old, inner_new, qualname, depth + 1)
 
+    def _move_box(self, old: FunctionType, new: FunctionType, *, forward: bool) -> None:
+        """Make the box that the older versions of ``old`` call through (a new one if it has
+        none) call ``new``; with ``forward``, ``old`` becomes one of those versions (its code a
+        trampoline to the box), else it is left as it is (``_drop_unheld``: nothing can call
+        it). Recorded for ``undo``."""
+        own = new.__dict__
+        with _forwarders_lock:
+            # the box the older versions of ``old`` call through, or a new one
+            found = _forwarders.pop(id(old), None)  # (its ``fn`` is ``old``: see _forwarders)
+            box = found if found is not None else _Box(new)
+            previous = box.fn
+            box.fn = new
+            _forwarders[id(new)] = box
+            saved_latest = box.latest
+            last = None if saved_latest is None else saved_latest()
+            box.latest = weakref.ref(old) if forward else None
+        state = _function_state(old)
+        shared = self._share_namespace(new, own, box)
+        if forward:
+            _take_function_state(old, new, _trampoline(old, new, box))
+        # The version before goes over once (its signature, defaults: its other attributes
+        # stay), so a reload costs the same however many versions are alive.
+        converted: tuple[tuple[FunctionType, CodeType, Any, Any], ...] = ()
+        if last is not None and last is not old:
+            converted = ((last, last.__code__, last.__defaults__, last.__kwdefaults__),)
+            last.__code__ = _generic_code(last, new, box)
+            last.__defaults__ = last.__kwdefaults__ = None
+        # the undo: two objects (a closure took some 15, its cells)
+        record = (old, state, new, own, shared, box, found, previous, saved_latest, converted)
+        self._undo.append(functools.partial(_unforward, record))
+
     def _count_references(self) -> None:
         """Whether reference counts may tell an old function nothing holds, now."""
         unheld = _unheld_count()
@@ -711,21 +720,25 @@ class Patcher:
         self, old_ns: dict[str, Any], key: str, old: FunctionType, new: FunctionType
     ) -> bool:
         """Upgrade ``old`` by binding its name in the old module to ``new`` when nothing but
-        that binding holds it (no other name, object, frame, weak reference or forwarder): it
-        can never be called again, so it needs no forwarder, and code that holds the old
-        module gets the new function itself (see ``_may_be_unheld``). True when done; False
-        leaves everything as it was.
+        that binding holds it (no other name, object, frame or weak reference): it can never
+        be called again, so it needs no forwarder, and code that holds the old module gets the
+        new function itself (see ``_may_be_unheld``). A function an earlier reload forwarded
+        to is also held by the box its older versions call through: that box then calls
+        ``new``, as after a forward. True when done; False leaves everything as it was.
 
         The name is bound first, then the references are counted: a thread that took ``old``
         from the old module before the binding holds it, and is counted."""
         if not self._may_be_unheld(old):
             return False
+        boxed = id(old) in _forwarders  # older versions call it through their box (+1)
         old_ns[key] = new
-        if _refs(old) > self._unheld:
+        if _refs(old) > self._unheld + boxed:
             old_ns[key] = old  # held elsewhere: forwarded, the old module as it was
             return False
         self._done.add(id(old))
         self._undo.append(functools.partial(old_ns.__setitem__, key, old))
+        if boxed:
+            self._move_box(old, new, forward=False)
         self.patched.append(f"{old.__module__}.{new.__qualname__}")
         return True
 
@@ -737,9 +750,12 @@ class Patcher:
             return False
         if not self._may_be_unheld(old):
             return False
-        if _refs(old) > self._unheld + 1:  # (+1: that copy)
+        boxed = id(old) in _forwarders  # older versions call it through their box (+1)
+        if _refs(old) > self._unheld + 1 + boxed:  # (+1: that copy)
             return False
         self._done.add(id(old))
+        if boxed:
+            self._move_box(old, new, forward=False)
         return True
 
     @staticmethod

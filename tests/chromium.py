@@ -7,6 +7,7 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -46,6 +47,8 @@ class Chromium:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # its singleton socket folder goes inside the profile, which close() removes
+            env={**os.environ, "TMPDIR": self._profile},
         )
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 30
@@ -69,8 +72,13 @@ class Chromium:
         return Page(ws, stack)
 
     def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
+        # SIGTERM first: a killed Chromium leaves its org.chromium.Chromium.* folder in /tmp.
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
         shutil.rmtree(self._profile, ignore_errors=True)

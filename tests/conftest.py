@@ -8,9 +8,11 @@ PYTHONDONTWRITEBYTECODE, which would hide bytecode-cache bugs) and logging of "h
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,8 +27,9 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 
 # hotmod's import cache (parsed imports kept across processes) goes to a folder of this test
 # run, never to the user's cache folder; subprocesses inherit it. Tests of the cache itself set
-# their own.
-os.environ["HOTMOD_CACHE_DIR"] = tempfile.mkdtemp(prefix="hotmod-test-cache-")
+# their own. The folder is removed when the test run ends.
+os.environ["HOTMOD_CACHE_DIR"] = _CACHE_DIR = tempfile.mkdtemp(prefix="hotmod-test-cache-")
+atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 
 # Put at the top of a test module's source: every execution appends the module's name to
 # builtins.EXECUTED, so a test can assert exactly which modules re-executed, in which order.

@@ -575,6 +575,86 @@ def test_decorated_functions_and_kept_originals_run_new_code(project: Project, p
 
 
 @BOTH
+def test_functions_cached_with_lru_cache_run_new_code(project: Project, patch: bool) -> None:
+    # functools.lru_cache and cache return a wrapper object, not a function: a held old
+    # wrapper (from m import f, a bound method) ran the old code, and answered from a cache of
+    # the old code's results, while the reload said it patched the module. The decorator may
+    # also have been added or removed by the edit; super() in a cached method names the
+    # surviving class; a rollback puts the old code back.
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                import functools
+                @functools.lru_cache(maxsize=None)
+                def price(x):
+                    return x * 2
+                @functools.cache
+                def label(x):
+                    return f"v1 {x}"
+                def added(x):
+                    return ("v1", x)
+                @functools.cache
+                def removed(x):
+                    return ("v1", x)
+                class Base:
+                    def size(self):
+                        return 1
+                class Box(Base):
+                    @functools.lru_cache(maxsize=None)
+                    def size(self):
+                        return super().size() + 10
+            """,
+            "pkg/user.py": "import pkg.m\nOK = True\n",
+        }
+    )
+    out = _run(
+        project,
+        """
+        from pkg.m import price, label, added, removed, Box
+        import pkg.user
+        box = Box()
+        size = box.size
+        before = [price(3), label(3), added(3), removed(3), size()]  # cached now
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "x * 2", "x * 5")
+        edit("pkg/m.py", '"v1 {x}"', '"v2 {x}"')
+        edit("pkg/m.py", 'def added(x):\\n    return ("v1", x)',
+             '@functools.cache\\ndef added(x):\\n    return ("v2", x)')
+        edit("pkg/m.py", '@functools.cache\\ndef removed(x):\\n    return ("v1", x)',
+             'def removed(x):\\n    return ("v2", x)')
+        edit("pkg/m.py", "return 1\\n", "return 2\\n")
+        edit("pkg/m.py", "+ 10", "+ 20")
+        result = r.reload("pkg.m")
+        after = [price(3), price(4), label(3), added(3), removed(3), size(), Box().size()]
+        edit("pkg/m.py", "x * 5", "x * 7")
+        edit("pkg/user.py", "OK = True", "OK = 1 / 0")
+        failed = r.reload("pkg.m", "pkg.user")
+        emit(before=before, ok=result.ok, after=after, failed=failed.ok,
+             rolled_back=[price(6), sys.modules["pkg.m"].price(6)])
+        """,
+        patch,
+    )
+    before = [6, "v1 3", ["v1", 3], ["v1", 3], 11]
+    if patch:
+        assert out == {
+            "before": before,
+            "ok": True,
+            "after": [15, 20, "v2 3", ["v2", 3], ["v2", 3], 22, 22],
+            "failed": False,
+            "rolled_back": [30, 30],
+        }
+    else:
+        assert out == {
+            "before": before,
+            "ok": True,
+            "after": [6, 8, "v1 3", ["v1", 3], ["v1", 3], 11, 11],
+            "failed": False,
+            "rolled_back": [12, 30],
+        }
+
+
+@BOTH
 def test_old_function_sees_new_globals_signature_and_kind(project: Project, patch: bool) -> None:
     # deduperreload's scenarios: a changed global constant, changed defaults and annotations,
     # a closure over a changed value, async functions and generators

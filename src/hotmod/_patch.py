@@ -5,7 +5,8 @@ instance created earlier, a callback a framework stored, ``from m import f`` els
 method — would run the old code. For each top-level function and class that the new version
 defines again under the same qualified name, a ``Patcher``:
 
-- **functions** (also methods, static and class methods, property functions): the old function
+- **functions** (also methods, static and class methods, property functions, the functions
+  of ``functools.lru_cache`` wrappers, whose old caches are emptied): the old function
   object forwards to the new one. Its ``__code__`` becomes a one-line trampoline with the new
   function's signature that calls the new function, which has the new module's globals and
   closure; it takes the new defaults, keyword defaults, annotations, ``__dict__`` and
@@ -63,6 +64,9 @@ _CO_VARARGS, _CO_VARKEYWORDS = 0x04, 0x08
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _HAS_ANNOTATE = hasattr(FunctionType, "__annotate__")  # PEP 649 (3.14)
 _HAS_TYPE_PARAMS = hasattr(FunctionType, "__type_params__")  # 3.12
+# What ``functools.lru_cache`` and ``functools.cache`` return (the C wrapper; without the C
+# module they return a plain function, upgraded as one).
+_CACHE_WRAPPER: type = type(functools.lru_cache(len))
 
 
 class _Box:
@@ -434,7 +438,16 @@ def _functions_of(value: object) -> tuple[tuple[str, FunctionType], ...]:
     if issubclass(kind, functools.cached_property):
         func = value.func  # type: ignore[attr-defined]
         return (("", func),) if type(func) is FunctionType else ()
+    if kind is _CACHE_WRAPPER:
+        func = _cached_function(value)
+        return (("", func),) if func is not None else ()
     return ()
+
+
+def _cached_function(wrapper: object) -> FunctionType | None:
+    """The function an ``lru_cache`` (or ``cache``) wrapper calls, when it is a plain one."""
+    func = getattr(wrapper, "__dict__", {}).get("__wrapped__")
+    return func if type(func) is FunctionType else None
 
 
 # Immutable values whose equal copies a class attribute need not be set to again (a setattr
@@ -582,7 +595,9 @@ class Patcher:
             old = old_ns.get(key, _MISSING)
             if old is _MISSING or old is new:
                 continue
-            if type(new) is FunctionType:
+            if type(old) is _CACHE_WRAPPER or type(new) is _CACHE_WRAPPER:
+                self._forward_cached(name, old, new)
+            elif type(new) is FunctionType:
                 if (
                     # the same qualified name: one module's function defined again, or a new
                     # closure a factory made for the same name (a decorator's wrapper)
@@ -900,6 +915,28 @@ class Patcher:
             counterpart = new_functions.get(part)
             if counterpart is not None:
                 self._forward(func, counterpart, qualname)
+        if type(old) is _CACHE_WRAPPER:
+            old.cache_clear()  # type: ignore[attr-defined]  # results of the old code
+
+    def _forward_cached(self, module: str, old: object, new: object) -> None:
+        """A top-level function decorated with ``functools.lru_cache`` or ``cache`` in either
+        version (the decorator may have been added or removed): the function the old version
+        calls forwards to the one the new version calls, and the old wrapper's cache, results
+        of the old code, is emptied (a rollback does not fill it again: it is only a cache).
+        Without this a held old wrapper (``from m import f`` elsewhere) ran the old code."""
+        old_func = old if type(old) is FunctionType else _cached_function(old)
+        new_func = new if type(new) is FunctionType else _cached_function(new)
+        if (
+            old_func is None
+            or new_func is None
+            or old_func.__module__ != module
+            or new_func.__module__ != module
+            or old_func.__qualname__ != new_func.__qualname__
+        ):
+            return
+        self._forward(old_func, new_func, f"{module}.{new_func.__qualname__}")
+        if type(old) is _CACHE_WRAPPER:
+            old.cache_clear()  # type: ignore[attr-defined]
 
     def _retarget_class_cell(self, func: FunctionType, new: type, old: type) -> None:
         closure = func.__closure__

@@ -655,6 +655,55 @@ def test_functions_cached_with_lru_cache_run_new_code(project: Project, patch: b
 
 
 @BOTH
+def test_singledispatch_functions_and_methods_dispatch_to_new_code(
+    project: Project, patch: bool
+) -> None:
+    # A held singledispatch function forwards to the new one (its registry); a bound method of
+    # a singledispatchmethod, taken before the reload, dispatches with the old registry: its
+    # base function (the fallback) was not upgraded and ran the old code.
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                import functools
+                @functools.singledispatch
+                def fmt(x):
+                    return "v1 any"
+                @fmt.register(int)
+                def _(x):
+                    return "v1 int"
+                class C:
+                    @functools.singledispatchmethod
+                    def show(self, x):
+                        return "v1 any"
+                    @show.register
+                    def _(self, x: int):
+                        return "v1 int"
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        from pkg.m import fmt, C
+        show = C().show
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", 'any"\\n', 'any2"\\n')
+        edit("pkg/m.py", 'any"\\n', 'any2"\\n')
+        edit("pkg/m.py", 'int"\\n', 'int2"\\n')
+        edit("pkg/m.py", 'int"\\n', 'int2"\\n')
+        result = r.reload("pkg.m")
+        emit(ok=result.ok, calls=[fmt(1), fmt("a"), show(1), show("a")])
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {"ok": True, "calls": ["v1 int2", "v1 any2", "v1 int2", "v1 any2"]}
+    else:
+        assert out == {"ok": True, "calls": ["v1 int", "v1 any", "v1 int", "v1 any"]}
+
+
+@BOTH
 def test_old_function_sees_new_globals_signature_and_kind(project: Project, patch: bool) -> None:
     # deduperreload's scenarios: a changed global constant, changed defaults and annotations,
     # a closure over a changed value, async functions and generators

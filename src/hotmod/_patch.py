@@ -425,7 +425,8 @@ def _generic_code(old: FunctionType, new: FunctionType, box: _Box) -> CodeType:
 
 def _functions_of(value: object) -> tuple[tuple[str, FunctionType], ...]:
     """The functions a class attribute holds: itself, a static or class method's, a property's
-    getter, setter and deleter, a ``cached_property``'s."""
+    getter, setter and deleter, a ``cached_property``'s, a ``singledispatchmethod``'s base
+    function (an old bound method dispatches with the old registry), an ``lru_cache``'s."""
     kind = type(value)
     if kind is FunctionType:  # (a final type: no subclass)
         return (("", value),)  # type: ignore[return-value]
@@ -435,7 +436,7 @@ def _functions_of(value: object) -> tuple[tuple[str, FunctionType], ...]:
     if issubclass(kind, property):
         parts = (("fget", value.fget), ("fset", value.fset), ("fdel", value.fdel))  # type: ignore[attr-defined]
         return tuple((part, func) for part, func in parts if type(func) is FunctionType)
-    if issubclass(kind, functools.cached_property):
+    if issubclass(kind, (functools.cached_property, functools.singledispatchmethod)):
         func = value.func  # type: ignore[attr-defined]
         return (("", func),) if type(func) is FunctionType else ()
     if kind is _CACHE_WRAPPER:

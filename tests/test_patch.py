@@ -704,6 +704,76 @@ def test_singledispatch_functions_and_methods_dispatch_to_new_code(
 
 
 @BOTH
+def test_a_class_an_init_subclass_hook_registered_is_the_surviving_class_there(
+    project: Project, patch: bool
+) -> None:
+    # A base's __init_subclass__ registers each subclass; it runs inside the class statement,
+    # before the surviving class is adopted, so the registry got the class that is then
+    # dropped: REGISTRY["Hello"] was not the module's class, and old instances were not
+    # instances of it. Registries by name, nested, in a class attribute list and in a set;
+    # the list and the set keep one entry per class; a rollback leaves the survivor there.
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/base.py": """
+                REGISTRY = {}
+                BY_KIND = {"greeters": {}}
+                SEEN = set()
+                class Plugin:
+                    ALL = []
+                    def __init_subclass__(cls, **kwargs):
+                        super().__init_subclass__(**kwargs)
+                        REGISTRY[cls.__name__] = cls
+                        BY_KIND["greeters"][cls.__name__] = cls
+                        Plugin.ALL.append(cls)
+                        SEEN.add(cls)
+            """,
+            "pkg/plugins.py": """
+                from pkg.base import Plugin
+                class Hello(Plugin):
+                    def run(self):
+                        return "v1"
+            """,
+            "pkg/user.py": "import pkg.plugins\nOK = True\n",
+        }
+    )
+    out = _run(
+        project,
+        """
+        import gc
+        import pkg.base as base, pkg.user
+        old = pkg.plugins.Hello()
+        r = hotmod.Reloader("pkg", patch=PATCH)
+
+        def state():
+            gc.collect()
+            cls = sys.modules["pkg.plugins"].Hello
+            return [base.REGISTRY["Hello"] is cls, base.BY_KIND["greeters"]["Hello"] is cls,
+                    [c is cls for c in base.Plugin.ALL], [len(base.SEEN), cls in base.SEEN],
+                    isinstance(old, base.REGISTRY["Hello"]), base.REGISTRY["Hello"]().run()]
+
+        for version in ("v2", "v3"):
+            edit("pkg/plugins.py", '"v', f'"{version}"  # "v')
+            assert r.reload("pkg.plugins").ok
+        applied = state()
+        edit("pkg/plugins.py", '"v3"', '"v4"')
+        edit("pkg/user.py", "OK = True", "OK = 1 / 0")
+        failed = r.reload("pkg.plugins", "pkg.user")
+        emit(applied=applied, failed=failed.ok, after_rollback=state())
+        """,
+        patch,
+    )
+    if patch:
+        assert out == {
+            "applied": [True, True, [True], [1, True], True, "v3"],
+            "failed": False,
+            "after_rollback": [True, True, [True], [1, True], True, "v3"],
+        }
+    else:  # a new class each time: the registry by name agrees with the module, lists grow
+        assert out["applied"] == [True, True, [False, False, True], [3, True], False, "v3"]
+
+
+@BOTH
 def test_old_function_sees_new_globals_signature_and_kind(project: Project, patch: bool) -> None:
     # deduperreload's scenarios: a changed global constant, changed defaults and annotations,
     # a closure over a changed value, async functions and generators

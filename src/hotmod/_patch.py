@@ -894,6 +894,7 @@ class Patcher:
             self._late = True
         self._classes[id(new)] = (new, old)
         self.patched.append(qualname)
+        _register_survivor(old, new)
         return True
 
     @staticmethod
@@ -971,6 +972,54 @@ class Patcher:
             step()
         self.release()
         self.patched.clear()
+
+
+def _register_survivor(old: type, new: type) -> None:
+    """Put the surviving class where a base's ``__init_subclass__`` registered the class the
+    class statement built (``REGISTRY[cls.__name__] = cls`` and the like), which is dropped:
+    else the registry held a class that is not the module's, whose instances are not
+    instances of it. Looked for in the dicts, lists and sets that are the values (and the
+    values of dict values) of that ``__init_subclass__``'s module globals and of the base's
+    namespace; a list or set already holding the survivor loses the new entry (one entry per
+    class, however many reloads). Only for bases outside the standard library. Not undone by
+    a rollback: the survivor gets its old namespace back, which is the registry's state
+    before the reload."""
+    for base in new.__mro__[1:-1]:
+        hook = base.__dict__.get("__init_subclass__")
+        if hook is None or base.__module__.partition(".")[0] in sys.stdlib_module_names:
+            continue
+        func = getattr(hook, "__func__", hook)
+        places: list[Mapping[str, Any]] = [base.__dict__]
+        if type(func) is FunctionType:
+            places.append(func.__globals__)
+        for place in places:
+            for value in list(place.values()):
+                _replace_in(value, new, old, depth=1)
+
+
+def _replace_in(container: object, new: type, old: type, depth: int) -> None:
+    kind = type(container)
+    if issubclass(kind, dict):
+        assert isinstance(container, dict)
+        for key, value in list(container.items()):
+            if value is new:
+                container[key] = old
+            elif depth and isinstance(value, (dict, list, set)):
+                _replace_in(value, new, old, depth - 1)
+        if new in container:
+            container[old] = container.pop(new)
+    elif issubclass(kind, list):
+        assert isinstance(container, list)
+        if any(item is new for item in container):
+            if any(item is old for item in container):
+                container[:] = [item for item in container if item is not new]
+            else:
+                container[:] = [old if item is new else item for item in container]
+    elif issubclass(kind, set):
+        assert isinstance(container, set)
+        if new in container:
+            container.discard(new)
+            container.add(old)
 
 
 def _restore_namespace(cls: type, saved: dict[str, Any]) -> None:

@@ -596,18 +596,20 @@ class Patcher:
             old = old_ns.get(key, _MISSING)
             if old is _MISSING or old is new:
                 continue
-            if type(old) is _CACHE_WRAPPER or type(new) is _CACHE_WRAPPER:
-                self._forward_cached(name, old, new)
-            elif type(new) is FunctionType:
-                if (
+            if type(new) is FunctionType:
+                if type(old) is not FunctionType:
+                    if type(old) is _CACHE_WRAPPER:  # the edit removed an lru_cache
+                        self._forward_cached(name, old, new)
+                elif (
                     # the same qualified name: one module's function defined again, or a new
                     # closure a factory made for the same name (a decorator's wrapper)
-                    type(old) is FunctionType
-                    and old.__module__ == new.__module__
+                    old.__module__ == new.__module__
                     and (old.__qualname__ == new.__qualname__ or _rewrapped(key, name, old, new))
                     and not self._drop_unheld(old_ns, key, old, new)
                 ):
                     self._forward(old, new, f"{name}.{new.__qualname__}")
+            elif type(new) is _CACHE_WRAPPER:
+                self._forward_cached(name, old, new)
             elif (
                 _is(new, type)
                 and _is(old, type)
@@ -894,7 +896,8 @@ class Patcher:
             self._late = True
         self._classes[id(new)] = (new, old)
         self.patched.append(qualname)
-        _register_survivor(old, new)
+        if len(new.__mro__) > 2:  # a base other than object
+            _register_survivor(old, new)
         return True
 
     @staticmethod

@@ -393,6 +393,59 @@ def test_changed_slots_use_the_new_class_with_one_info_line(project: Project, pa
 
 
 @BOTH
+def test_named_tuples_with_new_fields_use_the_new_class(project: Project, patch: bool) -> None:
+    # A named tuple's accessors read fixed positions: given the namespace of a version with
+    # other fields, an old instance (a tuple of the old length) raised IndexError on a new
+    # field and in repr(), or read another field's value. Same fields: upgraded in place.
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": """
+                import collections, typing
+                class Point(typing.NamedTuple):
+                    x: int
+                    y: int
+                Pair = collections.namedtuple("Pair", "a b")
+                class Kept(typing.NamedTuple):
+                    x: int
+                    def describe(self):
+                        return "v1"
+            """,
+        }
+    )
+    out = _run(
+        project,
+        """
+        import pkg.m
+        records = _Records(); logging.getLogger("hotmod").addHandler(records)
+        point, pair, kept = pkg.m.Point(1, 2), pkg.m.Pair(1, 2), pkg.m.Kept(1)
+        r = hotmod.Reloader("pkg", patch=PATCH)
+        edit("pkg/m.py", "x: int\\n    y: int", "x: int\\n    w: int = 0\\n    y: int = 0")
+        edit("pkg/m.py", '"a b"', '"a b c"')
+        edit("pkg/m.py", '"v1"', '"v2"')
+        assert r.reload("pkg.m").ok
+        info = sorted(rec.getMessage() for rec in records.records if rec.levelname == "INFO"
+                      and "fields" in rec.getMessage())
+        emit(old=[repr(point), point.y, repr(pair)], new=[repr(pkg.m.Point(1, 5, 2))],
+             kept=[kept.describe(), type(kept) is pkg.m.Kept], info=info)
+        """,
+        patch,
+    )
+    assert out["old"] == ["Point(x=1, y=2)", 2, "Pair(a=1, b=2)"]
+    assert out["new"] == ["Point(x=1, w=5, y=2)"]
+    if patch:
+        assert out["kept"] == ["v2", True]
+        assert out["info"] == [
+            f"pkg.m.{name}: its fields changed (a named tuple); the new class is used, old "
+            "instances keep the old one"
+            for name in ("Pair", "Point")
+        ]
+    else:
+        assert out["kept"] == ["v1", False]
+        assert out["info"] == []
+
+
+@BOTH
 def test_framework_metaclass_classes_are_left_alone(project: Project, patch: bool) -> None:
     project.write(
         {

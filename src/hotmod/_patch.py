@@ -822,6 +822,9 @@ class Patcher:
             return "its instance layout changed (a builtin base or __slots__)"
         if issubclass(type(old), enum.EnumMeta) and _enum_members(old) != _enum_members(new):
             return "its members changed"
+        if issubclass(old, tuple) and getattr(old, "_fields", ()) != getattr(new, "_fields", ()):
+            # a named tuple's accessors read fixed positions of tuples of a fixed length
+            return "its fields changed (a named tuple)"
         return None
 
     def _patch_class(self, old: type, new: type, *, quiet: bool = False) -> bool:

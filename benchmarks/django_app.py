@@ -166,9 +166,11 @@ def shout(value):
     "polls/templates/polls/tag.html": "{% load poll_extras %}{{ word|shout }}",
     "mysite/state.py": '''\
 """What Django's registries hold, as JSON (this module is never edited)."""
+import os
 import sys
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import NoReverseMatch, resolve, reverse
@@ -208,6 +210,8 @@ def view(request):
         "admin_url_is_live": getattr(admin_view, "model", None) is question
                              and admin_view is registry.get(question),
         "routes": routes,
+        "pid": os.getpid(),
+        "greeting": getattr(settings, "GREETING", None),
     })
 ''',
     "mysite/urls.py": """\
@@ -225,6 +229,7 @@ urlpatterns = [
 }
 
 SETTINGS_TAIL = """
+GREETING = "hello"
 INSTALLED_APPS += ["polls", "hotmod.django"]
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 LOGGING = {

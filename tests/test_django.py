@@ -305,6 +305,74 @@ def _edits_through_an_adapter(server: object, site: Path) -> None:
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
+def test_runserver_restarts_for_settings_and_app_config_edits_only(site: Path) -> None:
+    """Django reads its settings and runs AppConfig.ready() once: an edit of settings.py or
+    apps.py restarts the server (a new process serves the new settings), other edits apply in
+    process (the same process); a settings edit that does not compile is not a restart, the
+    server keeps serving; with --noreload nothing restarts."""
+    server = app.Server(site)
+    try:
+        first = _state(server)
+        assert first["greeting"] == "hello"
+        assert "settings, AppConfig and manage.py changes restart" in server.output
+        Edits(server, site).good(
+            "polls/views.py", '"views-v0"', '"views-v1"', "/polls/", "views-v1"
+        )
+        assert _state(server)["pid"] == first["pid"]  # applied in process
+
+        app.save(site / "mysite/settings.py", 'GREETING = "hello"', 'GREETING = "bonjour"')
+        server.wait_for(lambda: _reply_state(server).get("greeting") == "bonjour", "a restart", 60)
+        restarted = _state(server)
+        assert restarted["pid"] != first["pid"]
+        message = (
+            "hotmod: restarting runserver: mysite/settings.py changed (Django read its "
+            "settings when the server started)"
+        )
+        assert server.count(message) == 1, server.output
+        _consistent(restarted)
+        assert server.get("/polls/").body == "views-v1"  # the edit before, from its file
+
+        app.save(site / "mysite/settings.py", 'GREETING = "bonjour"', 'GREETING = "bonjour"(')
+        server.wait_for(lambda: server.count("not restarting: mysite/settings.py has a") == 1,
+                        "the broken settings to be reported")  # fmt: skip
+        assert _state(server)["pid"] == restarted["pid"]
+        app.save(site / "mysite/settings.py", 'GREETING = "bonjour"(', 'GREETING = "salut"')
+        server.wait_for(lambda: _reply_state(server).get("greeting") == "salut", "a restart", 60)
+
+        before = _state(server)["pid"]
+        app.save(site / "polls/apps.py", "class PollsConfig", "# edited\nclass PollsConfig")
+        server.wait_for(lambda: _reply_state(server).get("pid") not in (None, before),
+                        "a restart for apps.py", 60)  # fmt: skip
+        assert server.count("polls/apps.py changed (Django ran its AppConfig") == 1, server.output
+        _no_warnings(server)
+    finally:
+        server.stop()
+
+    quiet = app.Server(site, ["manage.py", "runserver", "--noreload", "127.0.0.1:{port}"])
+    try:
+        pid = _state(quiet)["pid"]
+        assert "changes restart" not in quiet.output
+        app.save(site / "mysite/settings.py", 'GREETING = "salut"', 'GREETING = "hola"')
+
+        def warned() -> bool:
+            quiet.get("/state/")  # changes are applied before each request
+            return quiet.count("Django read its settings when the process started") == 1
+
+        quiet.wait_for(warned, "the warning that settings need a restart")
+        assert _state(quiet)["pid"] == pid
+        assert _state(quiet)["greeting"] == "salut"  # what the process started with
+        assert "restarting" not in quiet.output
+    finally:
+        quiet.stop()
+
+
+def _reply_state(server: object) -> dict[str, object]:
+    """The state, or {} while the server is restarting."""
+    reply = server.get("/state/")  # type: ignore[attr-defined]
+    return reply.json() if reply.status == 200 else {}
+
+
 def test_hotmod_wsgi_serves_a_django_project_under_werkzeug(site: Path) -> None:
     (site / "serve.py").write_text(SERVE)
     _edits_through_an_adapter(app.Server(site, ["serve.py", "{port}"]), site)

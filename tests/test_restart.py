@@ -201,6 +201,20 @@ def test_a_changed_pth_file_restarts(project: Project, live: Callable[..., LiveP
     assert ask(process, "where") == ["one", "1", "first", "b", str(new_pid)]
 
 
+def test_a_change_saved_as_soon_as_the_program_runs_restarts(
+    project: Project, live: Callable[..., LiveProcess]
+) -> None:
+    # The supervisor takes each file's signature from the child's first report, made before
+    # the target runs: a change saved right after the target started is a change. (It took
+    # the signature when it read the report, up to a tenth of a second later: an edit in
+    # between was never seen, and the program kept the old file until a restart by hand.)
+    process, pid = start(project, live)
+    edit(project.root / "util.py", "VALUE = 1", "VALUE = 2")  # no wait for the supervisor
+    new_pid = restarted(process, "util.py", OUTSIDE_REASON)
+    assert new_pid != pid
+    assert ask(process) == ["one", "2", "first", str(new_pid)]
+
+
 def test_a_module_declaring_hotmod_restart_restarts_and_is_never_reloaded_in_place(
     project: Project, live: Callable[..., LiveProcess]
 ) -> None:

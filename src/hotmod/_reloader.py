@@ -74,6 +74,17 @@ _applied = 0  # reloads applied in this process (a forked child starts from its 
 _applied_lock = threading.Lock()
 
 
+_supervised = False  # a supervisor restarts this process when a file only a restart applies changes
+
+
+def restarted_by_supervisor() -> None:
+    """Say that a supervisor (``hotmod run``, ``runserver`` with ``hotmod.django``) restarts
+    this process for the changes only a restart applies: they are told at INFO level, not as
+    a warning that asks the user to restart."""
+    global _supervised
+    _supervised = True
+
+
 def applied_reloads() -> int:
     """How many reloads that re-executed modules this process has applied, by any Reloader: a
     number that grows with each one (the ``X-Hotmod-Version`` header of the dev servers)."""
@@ -971,13 +982,16 @@ class Reloader:
     def _log_skipped(self, name: str, sources: Iterable[str]) -> None:
         module = get_module(name)
         if module is not None and self._globals(name, module).get("__hotmod_restart__") is True:
-            logger.warning(
+            (logger.info if _supervised else logger.warning)(
                 "%s declares __hotmod_restart__ = True: %s in this process; only a restart "
-                "applies it (`hotmod run` restarts by itself)",
+                "applies it (%s)",
                 name,
                 "its change is not applied"
                 if name in sources
                 else "it is not re-executed for the reloaded modules it depends on",
+                "the supervisor restarts the program"
+                if _supervised
+                else "`hotmod run` restarts by itself",
             )
             return
         if name in sources:

@@ -18,8 +18,9 @@ that exits with an error after a restart is not started again until the next cha
 SIGTERM sent to the supervisor are forwarded to the child; the supervisor exits with the child's
 exit code.
 
-Wire format (child to supervisor): one JSON object per line, ``{"path": ..., "reason": ...}``,
-``reason`` None for a watched module's file.
+Wire format (child to supervisor): one JSON object per line, ``{"path": ..., "reason": ...,
+"key": ...}``, ``reason`` None for a watched module's file, ``key`` the file's stat signature
+when the child looked (null for a missing file).
 """
 
 from __future__ import annotations
@@ -43,9 +44,18 @@ from pathlib import Path
 from types import ModuleType
 
 from hotmod._code_cache import discard_bytecode
+from hotmod._reloader import restarted_by_supervisor
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 
-__all__ = ["ENV_FD", "Reporter", "restart_reasons", "supervise"]
+__all__ = [
+    "ENV_FD",
+    "Reporter",
+    "declare_restart",
+    "restart_reasons",
+    "supervise",
+    "supervise_command",
+    "supervised",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +73,23 @@ OUTSIDE_REASON = "a loaded module outside the watched packages"
 EXTENSION_REASON = "a C extension"
 PTH_REASON = "a .pth file, read at start-up"
 DECLARED_REASON = "its module declares __hotmod_restart__ = True"
+
+# module name -> why a change of it restarts, for modules an adapter marked (Django's settings)
+_declared: dict[str, str] = {}
+_reporting = False  # a Reporter was made in this process: it is a supervised child
+
+
+def declare_restart(module: ModuleType, reason: str) -> None:
+    """Mark ``module`` as changed only by a restart (``__hotmod_restart__ = True``: the
+    reloader leaves it alone), ``reason`` saying why in the supervisor's message."""
+    module.__dict__["__hotmod_restart__"] = True
+    _declared[module.__name__] = reason
+
+
+def supervised() -> bool:
+    """Whether this process is a supervised child (or will make its Reporter: the variable
+    is still set), so that a restart is a supervisor's job already."""
+    return _reporting or ENV_FD in os.environ
 
 
 # -- the child: which loaded files restart ------------------------------------------------------
@@ -125,7 +152,7 @@ def restart_reasons(
         reason: str | None
         glob = _matches(path, root, restart_on)
         if namespace.get("__hotmod_restart__") is True:
-            reason = DECLARED_REASON
+            reason = _declared.get(name, DECLARED_REASON)
         elif path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
             if glob is None and path.startswith(stdlib):
                 continue  # the standard library's own do not change under a running program
@@ -180,9 +207,12 @@ class Reporter(threading.Thread):
     ) -> Reporter | None:
         """The reporter of a child that a supervisor started, else None. The variable is
         taken out of the environment: the target's own subprocesses are not supervised."""
+        global _reporting
         value = os.environ.pop(ENV_FD, None)
         if value is None:
             return None
+        _reporting = True
+        restarted_by_supervisor()
         try:
             fd = int(value)
             os.set_inheritable(fd, False)
@@ -200,8 +230,10 @@ class Reporter(threading.Thread):
             restart_on=self._restart_on,
             path_entries=list(sys.path),
         )
+        # each file's stat as of now, the supervisor's starting point for it: a change saved
+        # before the supervisor read this line (it reads every 0.1 s) is a change all the same
         lines = [
-            json.dumps({"path": path, "reason": reason}) + "\n"
+            json.dumps({"path": path, "reason": reason, "key": _stat_key(path)}) + "\n"
             for path, reason in found.items()
             if path not in self._sent or self._sent[path] != reason
         ]
@@ -212,6 +244,16 @@ class Reporter(threading.Thread):
             written = os.write(self._fd, data)
             data = data[written:]
         self._sent.update(found)
+
+    def start(self) -> None:
+        """Report once in the caller's thread, then from the thread: the files' signatures are
+        taken before the program goes on (serves, say), so no change made after that is
+        missed."""
+        try:
+            self.report()
+        except Exception:
+            logger.exception("hotmod: looking for files that need a restart failed")
+        super().start()
 
     def run(self) -> None:
         while True:
@@ -363,7 +405,10 @@ class _Supervisor:
             if not isinstance(path, str):
                 continue
             if path not in self._keys:
-                self._keys[path] = _stat_key(path)
+                key = message.get("key")
+                self._keys[path] = (
+                    tuple(key) if isinstance(key, list) and len(key) == 3 else _stat_key(path)
+                )
             if isinstance(reason, str):
                 if self._restarts.get(path) != reason:
                     added.append(path)
@@ -529,4 +574,11 @@ def supervise(argv: Sequence[str], target: str, *, quiet: bool = False) -> int:
         quiet: print nothing but errors (``-q``).
     """
     command = [sys.executable, *interpreter_options(), "-m", "hotmod", *argv]
+    return supervise_command(command, target, quiet=quiet)
+
+
+def supervise_command(command: list[str], target: str, *, quiet: bool = False) -> int:
+    """Run ``command`` (a Python program that makes a ``Reporter``, e.g. ``manage.py
+    runserver`` with ``hotmod.django``) as a supervised child, restarting it when a file
+    changes that its reloader cannot apply; return its exit code."""
     return _Supervisor(command, target, quiet=quiet).run()

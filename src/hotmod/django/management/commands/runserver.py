@@ -7,11 +7,20 @@ since the last request, in its own thread. Template files changed since the last
 re-read too (Django's cached template loader is otherwise reset by the autoreloader). Open pages
 follow the code as with ``hotmod.wsgi`` (live reload, the error overlay of a failed reload);
 the setting ``HOTMOD_BROWSER_RELOAD = False`` turns that off.
+
+Changes that only a restart applies restart the server, as Django's autoreloader would, through
+the supervisor of ``hotmod run`` (``hotmod._supervisor``): the command runs itself again as a
+supervised child. Those are the settings module and the project modules it imports (Django
+reads the settings once, at start-up), the project apps' ``AppConfig`` modules (``ready()``
+ran once), ``manage.py`` and the project's other files outside the watched packages. A file
+that does not compile does not restart, and a child that fails to start is started again at
+the next change. ``--noreload`` turns restarts off (changes are still applied in process).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,8 +28,9 @@ from django.apps import apps
 from django.conf import settings
 
 from hotmod._browser import BrowserReload
-from hotmod._reloader import applied_reloads
+from hotmod._reloader import Reloader, applied_reloads
 from hotmod._servers import VERSION_HEADER
+from hotmod._supervisor import Reporter, declare_restart, supervise_command, supervised
 from hotmod._worker import SharedReloader, apply_pending
 from hotmod.adapters.django import project_packages
 
@@ -103,15 +113,58 @@ class Command(BaseCommand):  # type: ignore[misc]
     )
 
     def run(self, **options: Any) -> None:
-        """Serve without Django's autoreloader: hotmod applies changes at each request."""
+        """Serve without Django's autoreloader: hotmod applies changes at each request. Unless
+        ``--noreload`` is given, this process only supervises: it runs the command again as
+        its child and restarts it when a change cannot be applied in process."""
+        restarts = options["use_reloader"]
         options["use_reloader"] = False
+        if restarts and not supervised():
+            sys.exit(supervise_command([sys.executable, *sys.orig_argv[1:]], "runserver"))
         super().run(**options)
 
     def get_handler(self, *args: Any, **options: Any) -> SafePoints:
         handler = super().get_handler(*args, **options)
         packages = project_packages()
+        safe_points = SafePoints(handler, packages)
+        reloader = safe_points._shared.reloader
+        index = reloader._index
+        reporter = Reporter.from_environ(
+            lambda name, module: index.record_for(name, module) is not None, ()
+        )
+        if reporter is not None:
+            _declare_restarts(reloader)
+            reporter.start()
         self.stdout.write(
             f"hotmod: watching {', '.join(packages)}; changes are applied before each "
-            "request (Django's autoreloader is off)\n"
+            "request (Django's autoreloader is off"
+            + ("; settings, AppConfig and manage.py changes restart" if reporter else "")
+            + ")\n"
         )
-        return SafePoints(handler, packages)
+        return safe_points
+
+
+_SETTINGS_REASON = "Django read its settings when the server started"
+_APP_CONFIG_REASON = "Django ran its AppConfig (ready()) when the server started"
+
+
+def _declare_restarts(reloader: Reloader) -> None:
+    """Mark the modules whose changes only a restart applies: the settings module and the
+    watched modules it imports (directly or not), and the project apps' AppConfig modules."""
+    graph = reloader.graph
+    marked: dict[str, str] = {}
+    settings_module = getattr(settings, "SETTINGS_MODULE", None)
+    pending = [settings_module] if isinstance(settings_module, str) else []
+    while pending:
+        name = pending.pop()
+        if name in marked or name not in graph:
+            continue
+        marked[name] = _SETTINGS_REASON
+        pending.extend(graph.dependencies(name))
+    for config in apps.get_app_configs():
+        name = type(config).__module__
+        if name in graph:
+            marked.setdefault(name, _APP_CONFIG_REASON)
+    for name, reason in marked.items():
+        module = sys.modules.get(name)
+        if module is not None:
+            declare_restart(module, reason)

@@ -345,6 +345,21 @@ def test_runserver_restarts_for_settings_and_app_config_edits_only(site: Path) -
         server.wait_for(lambda: _reply_state(server).get("pid") not in (None, before),
                         "a restart for apps.py", 60)  # fmt: skip
         assert server.count("polls/apps.py changed (Django ran its AppConfig") == 1, server.output
+
+        # a project module the settings import: its values are settings too
+        (site / "mysite/greetings.py").write_text('WORD = "ciao"\n')
+        app.save(site / "mysite/settings.py", 'GREETING = "salut"',
+                 'from mysite.greetings import WORD\nGREETING = WORD')  # fmt: skip
+        server.wait_for(lambda: _reply_state(server).get("greeting") == "ciao", "a restart", 60)
+        app.save(site / "mysite/greetings.py", '"ciao"', '"hej"')
+        server.wait_for(lambda: _reply_state(server).get("greeting") == "hej", "a restart", 60)
+        assert server.count("mysite/greetings.py changed (Django read its settings") == 1
+
+        before = _state(server)["pid"]
+        app.save(site / "manage.py", "def main():", "# edited\ndef main():")
+        server.wait_for(lambda: _reply_state(server).get("pid") not in (None, before),
+                        "a restart for manage.py", 60)  # fmt: skip
+        assert server.count("manage.py changed (the program's __main__ module") == 1
         _no_warnings(server)
     finally:
         server.stop()
@@ -353,7 +368,7 @@ def test_runserver_restarts_for_settings_and_app_config_edits_only(site: Path) -
     try:
         pid = _state(quiet)["pid"]
         assert "changes restart" not in quiet.output
-        app.save(site / "mysite/settings.py", 'GREETING = "salut"', 'GREETING = "hola"')
+        app.save(site / "mysite/greetings.py", '"hej"', '"hola"')
 
         def warned() -> bool:
             quiet.get("/state/")  # changes are applied before each request
@@ -361,7 +376,7 @@ def test_runserver_restarts_for_settings_and_app_config_edits_only(site: Path) -
 
         quiet.wait_for(warned, "the warning that settings need a restart")
         assert _state(quiet)["pid"] == pid
-        assert _state(quiet)["greeting"] == "salut"  # what the process started with
+        assert _state(quiet)["greeting"] == "hej"  # what the process started with
         assert "restarting" not in quiet.output
     finally:
         quiet.stop()

@@ -85,6 +85,11 @@ def restarted_by_supervisor() -> None:
     _supervised = True
 
 
+def is_restarted_by_supervisor() -> bool:
+    """Whether ``restarted_by_supervisor()`` was called in this process."""
+    return _supervised
+
+
 def applied_reloads() -> int:
     """How many reloads that re-executed modules this process has applied, by any Reloader: a
     number that grows with each one (the ``X-Hotmod-Version`` header of the dev servers)."""

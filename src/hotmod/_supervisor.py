@@ -44,7 +44,7 @@ from pathlib import Path
 from types import ModuleType
 
 from hotmod._code_cache import discard_bytecode
-from hotmod._reloader import restarted_by_supervisor
+from hotmod._reloader import is_restarted_by_supervisor, restarted_by_supervisor
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 
 __all__ = [
@@ -76,7 +76,6 @@ DECLARED_REASON = "its module declares __hotmod_restart__ = True"
 
 # module name -> why a change of it restarts, for modules an adapter marked (Django's settings)
 _declared: dict[str, str] = {}
-_reporting = False  # a Reporter was made in this process: it is a supervised child
 
 
 def declare_restart(module: ModuleType, reason: str) -> None:
@@ -89,7 +88,7 @@ def declare_restart(module: ModuleType, reason: str) -> None:
 def supervised() -> bool:
     """Whether this process is a supervised child (or will make its Reporter: the variable
     is still set), so that a restart is a supervisor's job already."""
-    return _reporting or ENV_FD in os.environ
+    return is_restarted_by_supervisor() or ENV_FD in os.environ
 
 
 # -- the child: which loaded files restart ------------------------------------------------------
@@ -207,12 +206,10 @@ class Reporter(threading.Thread):
     ) -> Reporter | None:
         """The reporter of a child that a supervisor started, else None. The variable is
         taken out of the environment: the target's own subprocesses are not supervised."""
-        global _reporting
         value = os.environ.pop(ENV_FD, None)
         if value is None:
             return None
-        _reporting = True
-        restarted_by_supervisor()
+        restarted_by_supervisor()  # (what supervised() tells from now on)
         try:
             fd = int(value)
             os.set_inheritable(fd, False)

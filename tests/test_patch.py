@@ -1359,6 +1359,88 @@ def test_an_old_function_nothing_holds_is_rebound_not_forwarded(project: Project
     ]
 
 
+def test_a_class_nothing_holds_is_replaced_and_a_held_one_upgraded(project: Project) -> None:
+    # A class only its module held (no instance, subclass, alias, registry, closure, frame or
+    # weak reference) needs no upgrade: the new class statement's class is the module's, and
+    # the old module object's name is bound to it (to a decorator's result, if that is another
+    # class). Its methods held elsewhere still run the new code. Held in any of those ways, or
+    # with a nested class, the old class survives and runs the new code. A rollback puts the
+    # classes of the version before back.
+    names = ["Free", "Method", "Instance", "Alias", "Sub", "Weak", "Listed", "Key", "Cell"]
+    names += ["Frame"]
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "import dataclasses\nN = 0\n"
+            + "".join(f"class {n}:\n    def g(self):\n        return N\n" for n in names)
+            + "class Outer:\n    class Inner:\n        def g(self):\n            return N\n"
+            + "@dataclasses.dataclass(slots=True)\nclass Slotted:\n    x: int = 0\n"
+            + "    def g(self):\n        return N\n",
+        }
+    )
+    # the holders live in the script, which is not reloaded (a module importing pkg.m would
+    # be re-executed with it, and so hold the new classes)
+    out = project.results(
+        """
+        import types, weakref
+        import pkg.m as m
+        keep = types.SimpleNamespace()
+        keep.method = m.Method.g
+        keep.instance = m.Instance()
+        keep.Alias = m.Alias
+        class Sub(m.Sub):
+            pass
+        keep.Sub = Sub
+        keep.weak = weakref.ref(m.Weak)
+        keep.listed = [m.Listed]
+        keep.keyed = {m.Key: 1}
+        def _make(cls=None):
+            cls = m.Cell
+            return lambda: cls
+        keep.cell = _make()
+        def _frame():
+            cls = m.Frame
+            yield
+            yield cls
+        keep.frame = _frame()
+        next(keep.frame)
+        keep.inner = m.Outer.Inner()
+        ids = {name: id(getattr(m, name)) for name in ("Free", "Method", "Outer", "Slotted")}
+        held = {"Instance": type(keep.instance), "Alias": keep.Alias, "Sub": keep.Sub.__base__,
+                "Weak": keep.weak(), "Listed": keep.listed[0], "Key": next(iter(keep.keyed)),
+                "Cell": keep.cell(), "Frame": keep.frame.gi_frame.f_locals["cls"]}
+        ids.update((name, id(cls)) for name, cls in held.items())
+        del held
+        r = hotmod.Reloader("pkg")
+        edit("pkg/m.py", "N = 0", "N = 1")
+        result = r.reload("pkg.m")
+        new = sys.modules["pkg.m"]
+        emit(kept={name: id(getattr(new, name)) == i for name, i in ids.items()},
+             old_module=[m.Free is new.Free, m.Slotted is new.Slotted],
+             calls=[new.Free().g(), keep.method(None), keep.instance.g(), keep.Alias().g(),
+                    keep.Sub().g(), keep.weak()().g(), keep.listed[0]().g(),
+                    next(iter(keep.keyed))().g(), keep.cell()().g(), next(keep.frame)().g(),
+                    keep.inner.g(), new.Slotted().g()],
+             patched=[name in result.patched for name in ("pkg.m.Free", "pkg.m.Free.g")])
+        before = id(new.Free)
+        edit("pkg/m.py", "N = 1", "N = 2\\nclass Broken(Free):\\n    pass\\n1 / 0")
+        result = r.reload("pkg.m")
+        emit(ok=result.ok, back=sys.modules["pkg.m"] is new, free=id(new.Free) == before,
+             calls=[new.Free().g(), keep.instance.g(), keep.Alias().g(), keep.method(None)])
+        """
+    )
+    replaced = {"Free", "Method", "Slotted"}
+    assert out == [
+        {
+            "kept": {name: name not in replaced for name in [*names, "Outer", "Slotted"]},
+            "old_module": [True, True],
+            "calls": [1] * 12,
+            "patched": [True, True],
+        },
+        {"ok": False, "back": True, "free": True, "calls": [1, 1, 1, 1]},
+    ]
+
+
 def test_a_function_forwarded_to_once_is_rebound_once_nothing_holds_it(project: Project) -> None:
     # A reload forwards the old f (a list holds it) to the new one, which the box of f's older
     # versions then calls. At the next reload that new f is held only by its module and by

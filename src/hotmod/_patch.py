@@ -44,7 +44,7 @@ import sysconfig
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from types import CodeType, FunctionType, MemberDescriptorType
+from types import CodeType, FunctionType, GetSetDescriptorType, MemberDescriptorType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -506,6 +506,55 @@ _COUNTS_EXACT = not sysconfig.get_config_var("Py_GIL_DISABLED") and hasattr(sys,
 _calibrated: list[int] = []
 
 
+def _calibrate_classes(unheld: int) -> int:
+    """What ``_weak_refs`` gives for a class of one base that nothing else refers to weakly
+    (its base's list of subclasses holds its one weak reference, which is shared: a plain
+    ``weakref.ref(cls)`` elsewhere adds to that count), or -1 when ``_own_references`` does
+    not account for every reference of classes only their caller's variable holds (then no
+    class is replaced by ``Patcher._drop_unheld_class``: on an interpreter whose classes hold
+    themselves in ways this does not know, every class is upgraded, as before)."""
+
+    class Probe:  # a __dict__ and a __weakref__ descriptor, a __class__ cell
+        def method(self) -> object:
+            return super()
+
+    class Slotted:  # member descriptors
+        __slots__ = ("a", "b")
+
+    if _deciding(Probe) != unheld + _own_references(Probe):
+        return -1
+    if _deciding(Slotted) != unheld + _own_references(Slotted):
+        return -1
+    return _weak_refs(Probe)
+
+
+def _weak_refs(cls: type) -> int:
+    """The references to ``cls``'s one weak reference, or -1 when it has any other."""
+    refs = weakref.getweakrefs(cls)
+    return sys.getrefcount(refs[0]) if len(refs) == 1 else -1
+
+
+def _own_references(cls: type) -> int:
+    """The references to ``cls`` that its own parts hold: its ``__mro__``, the descriptors of
+    its ``__dict__``, ``__weakref__`` and slots, the ``__class__`` cell its methods share."""
+    count = 1  # cls.__mro__
+    cells: set[int] = set()
+    for value in cls.__dict__.values():
+        kind = type(value)
+        if kind is GetSetDescriptorType or kind is MemberDescriptorType:
+            count += value.__objclass__ is cls
+            continue
+        for _, func in _functions_of(value):
+            for cell in func.__closure__ or ():
+                if id(cell) not in cells:
+                    try:
+                        if cell.cell_contents is cls:
+                            cells.add(id(cell))
+                    except ValueError:  # an empty cell
+                        pass
+    return count + len(cells)
+
+
 def _unheld_count() -> int | None:
     """What ``_refs`` gives for an old function nothing else holds, or None when counts cannot
     tell now: a free-threaded build, or a trace or profile function set in this thread (a
@@ -514,7 +563,8 @@ def _unheld_count() -> int | None:
     if not _COUNTS_EXACT or sys.gettrace() is not None or sys.getprofile() is not None:
         return None
     if not _calibrated:
-        _calibrated.append(_calibrate())
+        unheld = _calibrate()
+        _calibrated.extend((unheld, _calibrate_classes(unheld)))
     return _calibrated[0]
 
 
@@ -529,6 +579,9 @@ class Patcher:
         # new class are bound to the surviving one
         self._classes: dict[int, tuple[type, type]] = {}
         self._done: set[int] = set()  # ids of old objects already upgraded in this reload
+        # id -> class: class statements' classes bound in old modules in place of the old
+        # classes nothing held (``_drop_unheld_class``), until their module's final binding
+        self._replaced: dict[int, type] = {}
         # a class upgraded after its class statement evaluated to the new class (a decorator
         # made it compatible, a nested class): module names may hold the new class or its
         # instances, which ``_rebind`` binds to the survivor. Only then: a class statement
@@ -570,6 +623,8 @@ class Patcher:
                 or old.__module__ != name
             ):
                 return cls
+            if not rest and self._drop_unheld_class(old_ns, first, old, cls):
+                return cls
             return old if self._patch_class(old, cls, quiet=True) else cls
 
         ident = threading.get_ident()
@@ -592,9 +647,15 @@ class Patcher:
         that the new version ``new_ns`` (its globals, just executed) defines again."""
         if old_ns is new_ns or new_ns.get("__hotmod_patch__") is False:
             return
+        replaced = self._replaced
         for key, new in list(new_ns.items()):
             old = old_ns.get(key, _MISSING)
             if old is _MISSING or old is new:
+                continue
+            if replaced and replaced.get(id(old)) is old:
+                # the class statement's class stood in for a class nothing held: the old
+                # module gets what the name is bound to now (a decorator's result)
+                old_ns[key] = new
                 continue
             if type(new) is FunctionType:
                 if type(old) is not FunctionType:
@@ -616,6 +677,7 @@ class Patcher:
                 and old.__module__ == name
                 and new.__module__ == name
                 and old.__qualname__ == new.__qualname__
+                and not self._drop_unheld_class(old_ns, key, old, new)
                 and self._patch_class(old, new)
             ):
                 new_ns[key] = old
@@ -760,10 +822,53 @@ class Patcher:
         self.patched.append(f"{old.__module__}.{new.__qualname__}")
         return True
 
+    def _drop_unheld_class(self, old_ns: dict[str, Any], key: str, old: type, new: type) -> bool:
+        """``_drop_unheld`` for a module's class: when nothing but the old module's binding and
+        the class's own parts (``_own_references``) holds ``old`` (no instance, subclass,
+        alias, registry, frame, closure, or weak reference other than its bases' lists of
+        subclasses), nothing can reach it once that name is bound to ``new``: it needs no
+        upgrade, and ``new`` is the class. Its methods held elsewhere (``f = C.method``, a
+        static method given as a callback) are forwarded as in an upgrade. A class with a
+        nested class is upgraded (old instances of the nested one). True when done; False
+        leaves everything as it was (the class is then upgraded in place, or left to the
+        adapters)."""
+        if (
+            self._unheld < 0
+            or type(old) not in _PATCHABLE_METACLASSES
+            or type(new) is not type(old)
+            or type(old) is enum.EnumMeta  # its members are instances
+            or id(old) in self._done
+            or _calibrated[1] < 0
+            or _weak_refs(old) != _calibrated[1] - 1 + len(old.__bases__)
+        ):
+            return False
+        own = old.__dict__
+        if any(isinstance(value, type) for value in own.values()):
+            return False
+        old_ns[key] = new
+        if _refs(old) > self._unheld + _own_references(old):
+            old_ns[key] = old  # held elsewhere: upgraded in place, the old module as it was
+            return False
+        self._done.add(id(old))
+        self._replaced[id(new)] = new
+        self._undo.append(functools.partial(old_ns.__setitem__, key, old))
+        qualname = f"{new.__module__}.{new.__qualname__}"
+        self.patched.append(qualname)
+        for name, value in new.__dict__.items():  # its methods, as _patch_class does them
+            current = own.get(name, _MISSING)
+            if current is _MISSING or current is value:
+                continue
+            if self._unheld_method(current, value):
+                self.patched.append(f"{qualname}.{name}")
+            else:
+                self._forward_members(current, value, f"{qualname}.{name}")
+        return True
+
     def _unheld_method(self, old: object, new: object) -> bool:
         """Whether ``old``, a plain method the surviving class no longer has (it has ``new``
         now), is held by nothing but the copy of the class's namespace that would undo the
-        upgrade: then no one can call it, and it needs no forwarder (see ``_drop_unheld``)."""
+        upgrade (or by the namespace of a class nothing holds, ``_drop_unheld_class``): then
+        no one can call it, and it needs no forwarder (see ``_drop_unheld``)."""
         if type(old) is not FunctionType or type(new) is not FunctionType:
             return False
         if not self._may_be_unheld(old):
@@ -969,6 +1074,7 @@ class Patcher:
         self._undo = []
         self._classes.clear()
         self._done.clear()
+        self._replaced.clear()
         self._late = False
 
     def undo(self) -> None:

@@ -34,8 +34,6 @@ proportional to what the re-executed modules define: no heap scan.
 from __future__ import annotations
 
 import abc
-import builtins
-import contextlib
 import enum
 import functools
 import logging
@@ -46,6 +44,8 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import CodeType, FunctionType, GetSetDescriptorType, MemberDescriptorType
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from hotmod._class_statements import hook_registries
 
 if TYPE_CHECKING:
     from typing_extensions import TypeIs  # annotations only: not imported at run time
@@ -96,23 +96,6 @@ class _Box:
 _forwarders: dict[int, _Box] = {}
 _forwarders_lock = threading.Lock()
 _templates: dict[tuple[object, ...], CodeType] = {}
-
-# thread -> how that thread's transaction adopts a class just built by a class statement
-_adopters: dict[int, Callable[[Any, type], type]] = {}
-_hook_lock = threading.Lock()
-_saved_build_class: Any = None
-
-
-def _build_class(func: Any, name: str, *bases: Any, **kwargs: Any) -> Any:
-    """``builtins.__build_class__`` while a transaction re-executes modules: a class statement
-    of a re-executed module evaluates to the surviving class, already upgraded, so what the
-    module's own code does with it (decorators, registries, instances made at import time,
-    subclasses) sees the class that old instances have."""
-    cls = _saved_build_class(func, name, *bases, **kwargs)
-    adopt = _adopters.get(threading.get_ident())
-    if adopt is None or not _is(cls, type):
-        return cls
-    return adopt(func, cls)
 
 
 def _is(value: object, kind: type[_T]) -> TypeIs[_T]:
@@ -594,14 +577,13 @@ class Patcher:
 
     # -- modules ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def class_statements(
+    def adopter(
         self, old_globals: Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]] | None]
-    ) -> Iterator[None]:
-        """While the block runs, class statements executed by this thread in the globals of a
-        module being replaced (``old_globals`` gives its name and old globals, or None)
-        upgrade the old class in place and evaluate to it."""
-        global _saved_build_class
+    ) -> Callable[[Any, type], type]:
+        """What a class statement executed in the globals of a module being replaced
+        (``old_globals`` gives its name and old globals, or None) evaluates to, for
+        ``_class_statements.class_statements``: the old class, upgraded in place, or the new
+        one. Reference counts are calibrated for this block of class statements."""
         self._count_references()
 
         def adopt(func: Any, cls: type) -> type:
@@ -627,20 +609,7 @@ class Patcher:
                 return cls
             return old if self._patch_class(old, cls, quiet=True) else cls
 
-        ident = threading.get_ident()
-        with _hook_lock:
-            if not _adopters:
-                _saved_build_class = builtins.__build_class__
-                builtins.__build_class__ = _build_class  # type: ignore[assignment]
-            _adopters[ident] = adopt
-        try:
-            yield
-        finally:
-            with _hook_lock:
-                del _adopters[ident]
-                current: object = builtins.__build_class__
-                if not _adopters and current is _build_class:
-                    builtins.__build_class__ = _saved_build_class
+        return adopt
 
     def patch_module(self, name: str, old_ns: dict[str, Any], new_ns: dict[str, Any]) -> None:
         """Upgrade the functions and classes of the old version ``old_ns`` of module ``name``
@@ -1097,16 +1066,8 @@ def _register_survivor(old: type, new: type) -> None:
     a rollback: the survivor gets its old namespace back, which is the registry's state
     before the reload."""
     for base in new.__mro__[1:-1]:
-        hook = base.__dict__.get("__init_subclass__")
-        if hook is None or base.__module__.partition(".")[0] in sys.stdlib_module_names:
-            continue
-        func = getattr(hook, "__func__", hook)
-        places: list[Mapping[str, Any]] = [base.__dict__]
-        if type(func) is FunctionType:
-            places.append(func.__globals__)
-        for place in places:
-            for value in list(place.values()):
-                _replace_in(value, new, old, depth=1)
+        for value in hook_registries(base):
+            _replace_in(value, new, old, depth=1)
 
 
 def _replace_in(container: object, new: type, old: type, depth: int) -> None:

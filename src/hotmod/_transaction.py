@@ -36,6 +36,7 @@ from importlib.machinery import ModuleSpec, SourceFileLoader
 from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
 
+from hotmod._class_statements import class_statements
 from hotmod._code_cache import CodeCache, CodeLoader, StatKey, discard_bytecode
 from hotmod._module_dict import live_modules, rebound_modules
 from hotmod._module_index import origin_namespace
@@ -48,6 +49,11 @@ if TYPE_CHECKING:
 __all__ = ["Outcome", "Transaction", "previous"]
 
 logger = logging.getLogger(__name__)
+
+
+def _no_registries(bases: tuple[Any, ...]) -> None:
+    """Nothing to do before a class statement."""
+
 
 _MISSING = object()
 
@@ -368,7 +374,8 @@ class Transaction:
             packages = {name for name in order if "__path__" in self._namespace(name)}
             statements: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
             if self._patcher is not None:
-                statements = self._patcher.class_statements(self._replaced_globals)
+                adopt = self._patcher.adopter(self._replaced_globals)
+                statements = class_statements(_no_registries, adopt)
             try:
                 statements.__enter__()
                 for name in order:

@@ -764,7 +764,8 @@ def test_a_class_an_init_subclass_hook_registered_is_the_surviving_class_there(
     # before the surviving class is adopted, so the registry got the class that is then
     # dropped: REGISTRY["Hello"] was not the module's class, and old instances were not
     # instances of it. Registries by name, nested, in a class attribute list and in a set;
-    # the list and the set keep one entry per class; a rollback leaves the survivor there.
+    # the list and the set keep one entry per class; a rollback leaves the survivor there, and
+    # takes out what only the failed version registered (also without patching).
     project.write(
         {
             "pkg/__init__.py": "",
@@ -810,20 +811,33 @@ def test_a_class_an_init_subclass_hook_registered_is_the_surviving_class_there(
             assert r.reload("pkg.plugins").ok
         applied = state()
         edit("pkg/plugins.py", '"v3"', '"v4"')
+        edit("pkg/plugins.py", "class Hello", "class Extra(Plugin):\\n    pass\\nclass Hello")
         edit("pkg/user.py", "OK = True", "OK = 1 / 0")
         failed = r.reload("pkg.plugins", "pkg.user")
-        emit(applied=applied, failed=failed.ok, after_rollback=state())
+        extra = ["Extra" in base.REGISTRY, "Extra" in base.BY_KIND["greeters"],
+                 [c.__name__ for c in base.Plugin.ALL].count("Extra"),
+                 [c.__name__ for c in base.SEEN].count("Extra")]
+        emit(applied=applied, failed=failed.ok, after_rollback=state(), extra=extra)
         """,
         patch,
     )
+    # a rollback puts the registries back as they were: the failed version's classes (its
+    # Hello, the Extra only it defined) are not left registered
     if patch:
         assert out == {
             "applied": [True, True, [True], [1, True], True, "v3"],
             "failed": False,
             "after_rollback": [True, True, [True], [1, True], True, "v3"],
+            "extra": [False, False, 0, 0],
         }
     else:  # a new class each time: the registry by name agrees with the module, lists grow
-        assert out["applied"] == [True, True, [False, False, True], [3, True], False, "v3"]
+        applied = [True, True, [False, False, True], [3, True], False, "v3"]
+        assert out == {
+            "applied": applied,
+            "failed": False,
+            "after_rollback": applied,
+            "extra": [False, False, 0, 0],
+        }
 
 
 @BOTH

@@ -1,10 +1,18 @@
-"""The class statements a transaction executes: the hook they go through.
+"""The class statements a transaction executes, and the registries their bases' hooks fill.
 
 While a transaction re-executes modules, ``builtins.__build_class__`` is a hook for the thread
 that runs it (other threads' class statements are untouched): before a class is built, the
-hook is told its bases, and after it is built, the Patcher may make the statement evaluate to
-the surviving class (``_patch``). ``hook_registries`` says where a base's ``__init_subclass__``
-may register subclasses (``_patch`` puts the surviving class there).
+registries a base's ``__init_subclass__`` may fill are copied (``SubclassRegistries``), and after
+it is built, the Patcher may make the statement evaluate to the surviving class (``_patch``).
+
+A base's ``__init_subclass__`` runs inside the class statement, so a re-executed module's
+classes register themselves again (``REGISTRY[cls.__name__] = cls``, ``ALL.append(cls)``) in a
+registry that outlives the module when the base's module is not re-executed. If the reload then
+fails, the modules are put back, and so must these registries be: else a class only the failed
+version defined, or the failed version's class, stays registered while the module that defined
+it is the old one again. Where a hook registers is not known; the places looked at (the dicts,
+lists and sets of the hook's module globals and of the base's namespace, one level down too) are
+those ``_patch`` puts the surviving class in.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from types import FunctionType
 from typing import Any
 
-__all__ = ["class_statements", "hook_registries"]
+__all__ = ["SubclassRegistries", "class_statements", "hook_registries"]
 
 logger = logging.getLogger("hotmod")
 
@@ -29,6 +37,10 @@ Adopt = Callable[[Any, type], type]
 _hooks: dict[int, tuple[Before, Adopt | None]] = {}
 _hook_lock = threading.Lock()
 _saved_build_class: Any = None
+
+# A registry bigger than this is not copied (the copy would cost more than the reload), and a
+# rollback does not put it back: said at DEBUG level.
+_LARGEST = 100_000
 
 
 def _build_class(
@@ -95,3 +107,66 @@ def hook_registries(base: type) -> list[object]:
         for key, value in list(place.items())
         if not (key[:2] == "__" == key[-2:])
     ]
+
+
+class SubclassRegistries:
+    """The registries the bases of this transaction's class statements may fill, as they were
+    before the first such statement: ``restore()`` (the rollback) puts them back."""
+
+    def __init__(self) -> None:
+        self._bases: dict[int, type] = {}  # looked at already (held: ids stay unique)
+        self._saved: dict[int, tuple[Any, Any]] = {}  # id -> (container, its copy)
+
+    def before(self, bases: tuple[Any, ...]) -> None:
+        """Copy what the hooks of ``bases`` (and of their bases) may fill, once each."""
+        seen = self._bases
+        for first in bases:
+            if not issubclass(type(first), type):
+                continue
+            for base in first.__mro__[:-1]:
+                if id(base) in seen:
+                    continue
+                seen[id(base)] = base
+                for value in hook_registries(base):
+                    self._save(value, depth=1)
+
+    def _save(self, container: object, depth: int) -> None:
+        kind = type(container)
+        if not issubclass(kind, (dict, list, set)) or id(container) in self._saved:
+            return
+        if container is sys.modules or container is builtins.__dict__:
+            return
+        assert isinstance(container, (dict, list, set))
+        if len(container) > _LARGEST:
+            logger.debug("not copied, a rollback does not put it back: a registry of %d "
+                         "entries", len(container))  # fmt: skip
+            return
+        if isinstance(container, dict):
+            self._saved[id(container)] = (container, dict(container))
+            if depth:
+                for value in list(container.values()):
+                    self._save(value, depth - 1)
+        elif isinstance(container, list):
+            self._saved[id(container)] = (container, list(container))
+        else:
+            self._saved[id(container)] = (container, set(container))
+
+    def restore(self) -> None:
+        """Put every copied registry back as it was (the transaction's rollback)."""
+        saved, self._saved = self._saved, {}
+        self._bases.clear()
+        for container, copy in saved.values():
+            try:
+                if isinstance(container, list):
+                    container[:] = copy
+                else:
+                    container.clear()
+                    container.update(copy)
+            except Exception:  # a container type of its own making: say it, go on
+                logger.warning("could not put back a registry of %s after the rollback",
+                               type(container).__name__, exc_info=True)  # fmt: skip
+
+    def release(self) -> None:
+        """Drop the copies (the transaction applied)."""
+        self._saved.clear()
+        self._bases.clear()

@@ -1062,9 +1062,9 @@ def _register_survivor(old: type, new: type) -> None:
     instances of it. Looked for in the dicts, lists and sets that are the values (and the
     values of dict values) of that ``__init_subclass__``'s module globals and of the base's
     namespace; a list or set already holding the survivor loses the new entry (one entry per
-    class, however many reloads). Only for bases outside the standard library. Not undone by
-    a rollback: the survivor gets its old namespace back, which is the registry's state
-    before the reload."""
+    class, however many reloads). Only for bases outside the standard library. A rollback
+    puts these registries back as they were before the reload
+    (``_class_statements.SubclassRegistries``)."""
     for base in new.__mro__[1:-1]:
         for value in hook_registries(base):
             _replace_in(value, new, old, depth=1)

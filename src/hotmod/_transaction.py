@@ -22,7 +22,6 @@ This is the only part of hotmod that writes to the module dict. One transaction:
 from __future__ import annotations
 
 import _imp
-import contextlib
 import copy
 import gc
 import importlib
@@ -36,7 +35,7 @@ from importlib.machinery import ModuleSpec, SourceFileLoader
 from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
 
-from hotmod._class_statements import class_statements
+from hotmod._class_statements import SubclassRegistries, class_statements
 from hotmod._code_cache import CodeCache, CodeLoader, StatKey, discard_bytecode
 from hotmod._module_dict import live_modules, rebound_modules
 from hotmod._module_index import origin_namespace
@@ -49,11 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["Outcome", "Transaction", "previous"]
 
 logger = logging.getLogger(__name__)
-
-
-def _no_registries(bases: tuple[Any, ...]) -> None:
-    """Nothing to do before a class statement."""
-
 
 _MISSING = object()
 
@@ -284,6 +278,8 @@ class Transaction:
         self._code: dict[str, CodeType] = {}
         self._parent_attrs: list[tuple[ModuleType, str, object]] = []
         self._patcher = Patcher() if patch else None
+        # what the bases' __init_subclass__ hooks may fill, put back on rollback
+        self._registries = SubclassRegistries()
         self._patched_modules: set[str] = set()
 
     def run(self) -> Outcome:
@@ -320,6 +316,7 @@ class Transaction:
                 # here, while the collector is paused, they are not in the young generation
                 # its first pass after the reload walks.
                 self._patcher.release()
+            self._registries.release()
             return outcome
         finally:
             _previous.clear()
@@ -372,10 +369,10 @@ class Transaction:
             _imp.release_lock()
             rebound = self._visible is not None
             packages = {name for name in order if "__path__" in self._namespace(name)}
-            statements: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            adopt = None
             if self._patcher is not None:
                 adopt = self._patcher.adopter(self._replaced_globals)
-                statements = class_statements(_no_registries, adopt)
+            statements = class_statements(self._registries.before, adopt)
             try:
                 statements.__enter__()
                 for name in order:
@@ -694,6 +691,7 @@ class Transaction:
     def _rollback(self, requested: Sequence[str]) -> None:
         if self._patcher is not None:
             self._patcher.undo()  # first: the old objects are as they were before the reload
+        self._registries.restore()  # and what their bases' hooks registered
         live = self._live
         for name in requested:
             module = live.get(name)

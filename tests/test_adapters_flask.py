@@ -161,3 +161,48 @@ emit(start=start, edited=edited, broken=broken, fixed=fixed, rules=rules, admin=
         assert before[:2] == [200, "admin one"]
         assert after[:2] == [200, "admin two"]
         assert rules.count("/admin/") == 1
+
+
+def test_edited_templates_are_shown_outside_debug_mode(project: Project) -> None:
+    """Flask outside debug mode (the default) keeps every template Jinja loaded: served by
+    hotmod.wsgi, an app renders the edited template (Jinja's auto_reload, as in debug mode),
+    also an app a factory builds; an app whose config chose TEMPLATES_AUTO_RELOAD is left
+    as it chose."""
+    project.write(
+        {
+            "webapp/__init__.py": """\
+                from flask import Flask, render_template
+
+                def create_app(**config):
+                    application = Flask(__name__)
+                    application.config.update(config)
+
+                    @application.route("/")
+                    def index():
+                        return render_template("page.html", word="hi")
+
+                    return application
+
+                app = create_app()
+                cached = create_app(TEMPLATES_AUTO_RELOAD=False)
+                """,
+            "webapp/templates/page.html": "page one {{ word }}",
+        }
+    )
+    out = project.result(
+        SERVE
+        + """
+urls = {name: serve(hotmod.wsgi(target, "webapp")) + "/"
+        for name, target in [("app", "webapp:app"), ("factory", "webapp:create_app()"),
+                             ("cached", "webapp:cached")]}
+before = {name: get(url)[:2] for name, url in urls.items()}
+save("webapp/templates/page.html", "page one", "page two")
+until(urls["app"], [200, "page two hi"], "the template edit")
+until(urls["factory"], [200, "page two hi"], "the template edit, factory")
+emit(before=before, cached=get(urls["cached"])[:2])
+"""
+    )
+    assert out == {
+        "before": {key: [200, "page one hi"] for key in ["app", "factory", "cached"]},
+        "cached": [200, "page one hi"],
+    }

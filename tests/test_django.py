@@ -402,6 +402,47 @@ def test_hotmod_wsgi_serves_a_django_project_under_werkzeug(site: Path) -> None:
     _edits_through_an_adapter(app.Server(site, ["serve.py", "{port}"]), site)
 
 
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("server", ["runserver", "hotmod.wsgi", "hotmod.asgi"])
+def test_an_edited_template_is_served_on_the_next_request(site: Path, server: str) -> None:
+    """Django's cached template loader keeps every template it compiled; only Django's own
+    autoreloader, off under hotmod, resets it. Under runserver with hotmod.django, under
+    hotmod.wsgi (werkzeug) and hotmod.asgi (uvicorn), an edited template is what the next
+    request renders, in the same process."""
+    (site / "serve.py").write_text(SERVE)
+    (site / "serve_asgi.py").write_text(SERVE_ASGI)
+    commands = {
+        "hotmod.wsgi": ["serve.py", "{port}"],
+        "hotmod.asgi": [
+            "-m",
+            "uvicorn",
+            "serve_asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+        ],
+    }
+    command = commands.get(server)
+    running = app.Server(site, command) if command else app.Server(site)
+    try:
+        pid = _state(running)["pid"]
+        assert running.get("/polls/tag/").body == "HELLO-tag-v0"
+        template = site / "polls/templates/polls/tag.html"
+        app.save(template, "{{ word|shout }}", "edited {{ word|shout }}")
+        running.wait_for(
+            lambda: running.get("/polls/tag/").body == "edited HELLO-tag-v0", "the template"
+        )
+        app.save(template, "edited", "again")
+        running.wait_for(
+            lambda: running.get("/polls/tag/").body == "again HELLO-tag-v0", "the second edit"
+        )
+        assert _state(running)["pid"] == pid  # applied in process, no restart
+        _no_warnings(running)
+    finally:
+        running.stop()
+
+
 SERVE_ASGI = """\
 import logging
 import hotmod

@@ -137,6 +137,10 @@ class _Resolver:
             except Exception:
                 self._failed = module
                 return self._keep_last("getting")
+            if app is not self._app and "flask" in sys.modules:
+                from hotmod.adapters.flask import follow_template_edits
+
+                follow_template_edits(app)
             self._module, self._app, self._failed, self._logged = module, app, None, None
             return app
 
@@ -183,6 +187,22 @@ def _default_packages(target: AppTarget) -> tuple[str, ...]:
     return (top,)
 
 
+def _template_files() -> Callable[[], None] | None:
+    """For a Django application, the check that resets Django's template loaders when a
+    template file changed (``hotmod.adapters.django.TemplateFiles``), made before each request;
+    None otherwise."""
+    if "django" not in sys.modules:
+        return None
+    from django.apps import apps
+    from django.conf import settings
+
+    if not settings.configured or not apps.ready:
+        return None
+    from hotmod.adapters.django import TemplateFiles
+
+    return TemplateFiles().check
+
+
 class _Adapter:
     """What the WSGI and ASGI adapters share: the target, its resolver and the Reloader."""
 
@@ -200,6 +220,8 @@ class _Adapter:
         self._resolver = resolver
         # Live reload and the error overlay for the browser pages (hotmod._browser).
         self._browser = BrowserReload(lambda: shared.reloader) if browser_reload else None
+        # before each request: edited template files are shown (Django's cached loader)
+        self._templates = _template_files()
 
     @property
     def reloader(self) -> Reloader:
@@ -232,6 +254,8 @@ class WSGIApp(_Adapter):
             browser.apply()  # as below, and the open pages hear of the outcome
         else:
             apply_pending(self._shared.reloader)  # the request's thread: a safe point
+        if self._templates is not None:
+            self._templates()
         app: WSGIApplication = self._resolver.resolve()
         version = (VERSION_HEADER, str(applied_reloads()))
 
@@ -268,6 +292,8 @@ class ASGIApp(_Adapter):
             browser.apply()  # as below, and the open pages hear of the outcome
         else:
             apply_pending(self._shared.reloader)  # the event loop's thread, before the connection
+        if self._templates is not None:
+            self._templates()
         app: ASGIApplication = self._resolver.resolve()
         version = (_VERSION_HEADER_BYTES, str(applied_reloads()).encode("latin-1"))
 

@@ -21,7 +21,9 @@ What Django keeps outside the modules, and what a reload does with it:
   including module was not re-executed; then ``clear_url_caches()`` and ``apps.clear_cache()``.
 
 ``project_packages()`` names the packages of a Django project: what ``hotmod.django`` and
-``hotmod.wsgi``/``hotmod.asgi`` watch for a Django application.
+``hotmod.wsgi``/``hotmod.asgi`` watch for a Django application. ``TemplateFiles`` is how they
+show an edited template: Django's cached template loader keeps every template it compiled,
+and only Django's own autoreloader (off under hotmod) resets it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from hotmod._module_dict import live_modules
 from hotmod._system_paths import HOTMOD_DIR, system_dirs
 from hotmod.adapters._base import Adapter
 
-__all__ = ["DjangoRegistries", "project_packages"]
+__all__ = ["DjangoRegistries", "TemplateFiles", "project_packages"]
 
 logger = logging.getLogger(__name__)
 
@@ -378,3 +380,39 @@ def _library(path: str) -> Any:
     from django.template.library import import_library
 
     return import_library(path)
+
+
+class TemplateFiles:
+    """The files of the project's template folders (Django's own are not among them), checked
+    before each request: when any was added, removed or changed since the last check, the
+    template loaders are reset, as Django's autoreloader does (``reset_loaders``), so the
+    request renders the edited template. Costs a walk of those folders and a ``stat`` of each
+    file per request."""
+
+    def __init__(self) -> None:
+        self._signature = self._now()
+
+    @staticmethod
+    def _now() -> tuple[tuple[str, int], ...]:
+        from django.template.autoreload import get_template_directories
+
+        found: list[tuple[str, int]] = []
+        for folder in get_template_directories():
+            for root, _dirs, files in os.walk(folder):
+                for name in files:
+                    path = os.path.join(root, name)
+                    try:
+                        found.append((path, os.stat(path).st_mtime_ns))
+                    except OSError:
+                        continue
+        found.sort()
+        return tuple(found)
+
+    def check(self) -> None:
+        """Reset the template loaders if a template file changed since the last check."""
+        signature = self._now()
+        if signature != self._signature:
+            self._signature = signature
+            from django.template.autoreload import reset_loaders
+
+            reset_loaders()

@@ -36,7 +36,7 @@ from hotmod.adapters._scan import defined_in, held
 if TYPE_CHECKING:
     from flask.sansio.scaffold import Scaffold
 
-__all__ = ["FlaskRoutes"]
+__all__ = ["FlaskRoutes", "follow_template_edits"]
 
 # Scaffold (app and blueprint) registries: {None or blueprint name: [functions]}
 _LIST_DICTS = (
@@ -227,3 +227,21 @@ class FlaskRoutes(Adapter[list[_Saved]]):
         for name in ("_matcher", "_rules_by_endpoint", "_remap"):
             saved.url_map[name] = getattr(url_map, name)
         url_map._matcher, url_map._rules_by_endpoint, url_map._remap = matcher, by_endpoint, True
+
+
+def follow_template_edits(app: object) -> None:
+    """Make a Flask application that ``hotmod.wsgi`` serves render templates edited since they
+    were loaded, as Flask does in debug mode: Jinja's ``auto_reload`` (a ``stat`` of the
+    template's file each time it is looked up). Without it Jinja keeps every template it
+    loaded, and outside debug mode an edited template was never shown. Left alone when the
+    application chose for itself (``TEMPLATES_AUTO_RELOAD`` set, or ``auto_reload`` in
+    ``jinja_options``); nothing for another kind of application."""
+    from flask import Flask
+
+    if not isinstance(app, Flask):
+        return
+    if app.config.get("TEMPLATES_AUTO_RELOAD") is not None or "auto_reload" in app.jinja_options:
+        return
+    app.config["TEMPLATES_AUTO_RELOAD"] = True
+    if "jinja_env" in vars(app):  # created already (else it is created with the setting)
+        app.jinja_env.auto_reload = True

@@ -19,7 +19,6 @@ the next change. ``--noreload`` turns restarts off (changes are still applied in
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,7 +31,7 @@ from hotmod._reloader import Reloader, applied_reloads
 from hotmod._servers import VERSION_HEADER
 from hotmod._supervisor import Reporter, declare_restart, supervise_command, supervised
 from hotmod._worker import SharedReloader, apply_pending
-from hotmod.adapters.django import project_packages
+from hotmod.adapters.django import TemplateFiles, project_packages
 
 if apps.is_installed("django.contrib.staticfiles"):
     from django.contrib.staticfiles.management.commands.runserver import (
@@ -51,7 +50,7 @@ class SafePoints:
         self.application = application
         self.packages = packages
         self._shared = SharedReloader(packages, {})
-        self._templates = _template_signature()
+        self._templates = TemplateFiles()
         enabled = getattr(settings, "HOTMOD_BROWSER_RELOAD", True)
         if not isinstance(enabled, bool):
             raise TypeError(
@@ -68,10 +67,7 @@ class SafePoints:
             browser.apply()  # the request's thread, before the request; pages hear of it
         else:
             apply_pending(self._shared.reloader)  # the request's thread, before the request
-        signature = _template_signature()
-        if signature != self._templates:
-            self._templates = signature
-            _reset_template_loaders()
+        self._templates.check()
         version = (VERSION_HEADER, str(applied_reloads()))
 
         def start_with_version(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
@@ -80,30 +76,6 @@ class SafePoints:
         if browser is not None:
             return browser.wsgi_inject(self.application, environ, start_with_version)
         return self.application(environ, start_with_version)
-
-
-def _template_signature() -> tuple[tuple[str, int], ...]:
-    """Paths and mtimes of the files in the project's template folders (Django's own
-    templates are not among them)."""
-    from django.template.autoreload import get_template_directories
-
-    found: list[tuple[str, int]] = []
-    for folder in get_template_directories():
-        for root, _dirs, files in os.walk(folder):
-            for name in files:
-                path = os.path.join(root, name)
-                try:
-                    found.append((path, os.stat(path).st_mtime_ns))
-                except OSError:
-                    continue
-    found.sort()
-    return tuple(found)
-
-
-def _reset_template_loaders() -> None:
-    from django.template.autoreload import reset_loaders
-
-    reset_loaders()
 
 
 class Command(BaseCommand):  # type: ignore[misc]

@@ -517,6 +517,14 @@ def _weak_refs(cls: type) -> int:
     return sys.getrefcount(refs[0]) if len(refs) == 1 else -1
 
 
+def _slot_count(cls: type) -> int:
+    """How many names ``cls``'s own ``__slots__`` declares (0 when that cannot be told)."""
+    try:
+        return len(cls.__dict__.get("__slots__", ()))
+    except TypeError:  # an iterator: its names were taken when the class was built
+        return 0
+
+
 def _own_references(cls: type) -> int:
     """The references to ``cls`` that its own parts hold: its ``__mro__``, the descriptors of
     its ``__dict__``, ``__weakref__`` and slots, the ``__class__`` cell its methods share."""
@@ -815,7 +823,11 @@ class Patcher:
         if any(isinstance(value, type) for value in own.values()):
             return False
         old_ns[key] = new
-        if _refs(old) > self._unheld + _own_references(old):
+        held = _refs(old) - self._unheld
+        # (a class's own parts hold it at most 4 times, and once per slot: its __mro__, its
+        # __dict__ and __weakref__ descriptors, the __class__ cell; more is held elsewhere,
+        # said without looking at every method)
+        if held > 4 + _slot_count(old) or held > _own_references(old):
             old_ns[key] = old  # held elsewhere: upgraded in place, the old module as it was
             return False
         self._done.add(id(old))

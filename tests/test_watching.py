@@ -1127,9 +1127,11 @@ def test_changes_right_after_a_reload_wait_for_a_longer_pause() -> None:
     scheduler.add([("a.py", True)])
     alone = scheduler._due() - scheduler._last
     scheduler.take()
+    scheduler.applied()  # (a reload that took no time)
     scheduler.add([("b.py", True)])  # at once: the burst goes on
     in_burst = scheduler._due() - scheduler._last
     scheduler.take()
+    scheduler.applied()
     time.sleep(0.06)  # longer than the burst window (a slower machine only waits longer)
     scheduler.add([("c.py", True)])
     later = scheduler._due() - scheduler._last
@@ -1140,3 +1142,28 @@ def test_changes_right_after_a_reload_wait_for_a_longer_pause() -> None:
     long_debounce.take()
     long_debounce.add([("d.py", True)])
     assert long_debounce._due() - long_debounce._last == pytest.approx(0.05)  # not the 30 s
+
+
+def test_a_burst_goes_on_after_a_reload_longer_than_its_pause() -> None:
+    """A reload that takes longer than the burst's 50 ms pause starves the writer (a checkout)
+    and the watcher's thread of the GIL and the CPU: the changes seen while it ran, and those
+    first seen within 50 ms of its end, wait for 50 ms after the later of their last event and
+    its end, instead of being due at once (which split a 200-file burst into three reloads on a
+    loaded machine). (Pure scheduler: no watcher involved.)"""
+    from hotmod._scheduler import Scheduler
+
+    during = Scheduler(0.05, forward=lambda batch: None)
+    during.add([("a.py", True)])
+    assert during.take() == ["a.py"]  # the reload begins
+    during.add([("b.py", True)])  # the checkout goes on meanwhile
+    time.sleep(0.08)  # a reload longer than the pause
+    during.applied()
+    assert during._due() == pytest.approx(during._applied + 0.05)
+
+    after = Scheduler(0.05, forward=lambda batch: None)
+    after.add([("a.py", True)])
+    after.take()
+    time.sleep(0.08)
+    after.applied()
+    after.add([("c.py", True)])  # just after the long reload ended: the burst goes on
+    assert after._due() - after._last == pytest.approx(0.05, abs=0.005)

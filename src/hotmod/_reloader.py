@@ -1229,7 +1229,10 @@ class Reloader:
             paths = self._scheduler.take(written=written)
             if not paths:
                 return None
-            return self._apply_paths(paths, raise_interrupt=raise_interrupt)
+            try:
+                return self._apply_paths(paths, raise_interrupt=raise_interrupt)
+            finally:
+                self._scheduler.applied()
 
     def _apply_paths(self, paths: list[str], *, raise_interrupt: bool) -> ReloadResult | None:
         """Turn reported paths into changed sources (real edits of imported watched modules)

@@ -5,8 +5,9 @@ takes them; ``check()`` takes them at once, unless a file is still being written
 event was not final) and the debounce has not passed. A save is due as soon as every pending
 path is known complete (a writer closed the file, or it was renamed into place) and the
 events have paused for a moment (``_COMPLETE_QUIET``: files saved together, "save all",
-coalesce), a longer moment (``_BURST_QUIET``) when they began just after the previous changes
-were taken (a burst: a checkout writing hundreds of files); otherwise after ``debounce``
+coalesce), a longer moment (``_BURST_QUIET``) when they began while the previous changes were
+being applied or just after (a burst: a checkout writing hundreds of files), counted from the
+last event and from the end of that reload; otherwise after ``debounce``
 seconds without events; in any case after ``max(10 x debounce, 0.5 s)`` (a file written
 without a pause still reloads).
 """
@@ -27,10 +28,10 @@ RESCAN_ALL = ""
 # Pause after a completed save before applying it: long enough for the closes of files saved
 # together to arrive (they come well under a millisecond apart), short against the debounce.
 _COMPLETE_QUIET = 0.005
-# A change first seen this soon after the last changes were taken continues a burst (a branch
-# checkout, a formatter rewriting files while the first reload runs): its pause after a
-# complete save is this long instead, so a writer's short stalls do not split the burst into
-# many reloads. Never longer than the debounce.
+# A change first seen while the last changes were applied, or this soon after, continues a
+# burst (a branch checkout, a formatter rewriting files while the first reload runs): its pause
+# after a complete save is this long instead, so a writer's short stalls do not split the burst
+# into many reloads. Never longer than the debounce.
 _BURST_QUIET = 0.05
 
 
@@ -58,7 +59,10 @@ class Scheduler:
         self._first = 0.0
         self._last = 0.0
         self._taken = float("-inf")  # when the pending paths were last taken
-        self._burst = False  # the pending changes began within _BURST_QUIET of that
+        self._applied = float("-inf")  # when the reload of the paths taken last ended
+        self._applying = False  # between a take() that returned paths and applied()
+        self._burst = False  # the pending changes began during a reload or within
+        # _BURST_QUIET of its end
         self.stopping = False
 
     def __bool__(self) -> bool:
@@ -74,7 +78,7 @@ class Scheduler:
             now = time.monotonic()
             if not self._pending:
                 self._first = now
-                self._burst = now - self._taken < _BURST_QUIET
+                self._burst = self._applying or now - self._since_applied() < _BURST_QUIET
             for path, complete in batch:
                 self._pending[path] = None
                 if complete:
@@ -104,14 +108,32 @@ class Scheduler:
             self._pending.clear()
             self._incomplete.clear()
             self._taken = time.monotonic()
+            self._applying = bool(paths)
             return paths
+
+    def applied(self) -> None:
+        """The reload of the paths ``take()`` returned has ended (applied or not)."""
+        with self.lock:
+            self._applying = False
+            self._applied = time.monotonic()
+            self.lock.notify_all()
+
+    def _since_applied(self) -> float:
+        """The later of the last take() and the end of the reload it started."""
+        return max(self._taken, self._applied)
 
     def _due(self) -> float:
         debounce = self.debounce
         due = min(self._last + debounce, self._first + max_delay(debounce))
         if not self._incomplete:
-            quiet = _BURST_QUIET if self._burst else _COMPLETE_QUIET
-            due = min(due, self._last + min(debounce, quiet))
+            if self._burst:
+                # quiet for that long after the last event and after the reload that ran while
+                # they came: a long reload starves the writer (a checkout) and the watcher's
+                # thread of the GIL and of the CPU, and the burst goes on once it ends
+                last = max(self._last, self._applied)
+                due = min(due, last + min(debounce, _BURST_QUIET))
+            else:
+                due = min(due, self._last + min(debounce, _COMPLETE_QUIET))
         return due
 
     def wait_due(self, timeout: float | None = None) -> bool:

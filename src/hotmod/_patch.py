@@ -835,7 +835,9 @@ class Patcher:
         self._undo.append(functools.partial(old_ns.__setitem__, key, old))
         qualname = f"{new.__module__}.{new.__qualname__}"
         self.patched.append(qualname)
-        for name, value in new.__dict__.items():  # its methods, as _patch_class does them
+        # its methods, as _patch_class does them (the same lines, not a shared helper:
+        # _unheld_method counts references one call below the loop that holds `current`)
+        for name, value in new.__dict__.items():
             current = own.get(name, _MISSING)
             if current is _MISSING or current is value:
                 continue

@@ -78,7 +78,8 @@ class Scheduler:
             now = time.monotonic()
             if not self._pending:
                 self._first = now
-                self._burst = self._applying or now - self._since_applied() < _BURST_QUIET
+                since = max(self._taken, self._applied)  # the last take, or its reload's end
+                self._burst = self._applying or now - since < _BURST_QUIET
             for path, complete in batch:
                 self._pending[path] = None
                 if complete:
@@ -117,10 +118,6 @@ class Scheduler:
             self._applying = False
             self._applied = time.monotonic()
             self.lock.notify_all()
-
-    def _since_applied(self) -> float:
-        """The later of the last take() and the end of the reload it started."""
-        return max(self._taken, self._applied)
 
     def _due(self) -> float:
         debounce = self.debounce

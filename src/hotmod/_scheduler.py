@@ -121,17 +121,18 @@ class Scheduler:
 
     def _due(self) -> float:
         debounce = self.debounce
-        due = min(self._last + debounce, self._first + max_delay(debounce))
-        if not self._incomplete:
-            if self._burst:
-                # quiet for that long after the last event and after the reload that ran while
-                # they came: a long reload starves the writer (a checkout) and the watcher's
-                # thread of the GIL and of the CPU, and the burst goes on once it ends
-                last = max(self._last, self._applied)
-                due = min(due, last + min(debounce, _BURST_QUIET))
-            else:
-                due = min(due, self._last + min(debounce, _COMPLETE_QUIET))
-        return due
+        latest = self._first + max_delay(debounce)  # a file written without pause reloads
+        if self._incomplete:
+            return min(self._last + debounce, latest)
+        if self._burst:
+            # quiet for that long after the last event and after the reload that ran while
+            # they came (not capped by the debounce from the last event, which a reload longer
+            # than the debounce has passed already): a long reload starves the writer (a
+            # checkout) and the watcher's thread of the GIL and of the CPU, and the burst goes
+            # on once it ends
+            last = max(self._last, self._applied)
+            return min(last + min(debounce, _BURST_QUIET), latest)
+        return min(self._last + min(debounce, _COMPLETE_QUIET), latest)
 
     def wait_due(self, timeout: float | None = None) -> bool:
         """Block until pending changes are due (True), or until ``stop()`` or ``timeout``

@@ -715,14 +715,18 @@ def test_real_inotify_queue_overflow_calls_on_overflow(
 
         entered = threading.Event()
         gate = threading.Event()
-        original_read = inotify_fd.read_events
+        # What the reader thread calls for each read: watchdog 7.1.1 reads raw buffers there
+        # (and parses them in a dispatcher thread), 7.0 parsed events in read_events.
+        raw = hasattr(inotify_fd, "_read_event_buffer")
+        reader = "_read_event_buffer" if raw else "read_events"
+        original_read = getattr(inotify_fd, reader)
 
         def gated_read(*args: Any, **kwargs: Any) -> Any:
             entered.set()
             gate.wait(30)
             return original_read(*args, **kwargs)
 
-        inotify_fd.read_events = gated_read
+        setattr(inotify_fd, reader, gated_read)
         # The reader is parked in its current read(); one event wakes it so that its
         # next read goes through the gate.
         (tmp_path / "wake.txt").write_text("")

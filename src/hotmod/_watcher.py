@@ -346,7 +346,9 @@ class Watcher:
           logs "Inotify queue overflowed; filesystem events were lost" (logger
           ``watchdog.observers.inotify_c``) and calls ``on_queue_overflow()`` on each
           watch group, which drops half-paired move events and rebuilds recursive
-          watches. No FileSystemEvent reaches handlers.
+          watches. No FileSystemEvent reaches handlers. (From 7.1.1 the reader thread only
+          reads raw buffers; a dispatcher thread parses them and calls ``handle_event``,
+          which keeps the overflow record the same way.)
 
         So for watchdog 7 we wrap the observer's ``InotifyFD.handle_event`` (reached
         through the private ``InotifyObserver._inotify_fd``; its thread is already running

@@ -185,3 +185,55 @@ def test_a_file_parsed_again_after_an_edit_is_kept_at_exit(
         "calls": {"read": 0, "parse": 0},
         "dependents": ["pkg.alone", "pkg.mid", "pkg.top"],
     }
+
+
+def test_a_module_nothing_imports_is_parsed_only_when_the_graph_needs_it(
+    project: Project, tmp_path: Path
+) -> None:
+    """Saving a module nothing imports again and again parses nothing on the way to the new
+    code: what it imports cannot change which modules re-execute with it. The next reload of
+    another module (or a look at the graph) parses it first, so an import the edits added is
+    an edge by then, and the process writes that parse to the cache when it exits."""
+    project.write(PKG, record=False)
+    cache = tmp_path / "cache"
+    start(project, cache)
+    script = COUNTING.replace(
+        'emit(calls=calls, dependents=sorted(r.graph.dependents("pkg.base")))',
+        """
+_same = _r.same_imports
+def same_imports(*args):
+    calls["parse"] += 1
+    return _same(*args)
+_r.same_imports = same_imports
+r.graph  # built
+calls.update(read=0, parse=0)
+for value in (2, 3, 4):
+    Path("pkg/alone.py").write_text(f"ALONE = {value}\\n")
+    assert r.reload("pkg.alone").ok
+Path("pkg/alone.py").write_text("import pkg.base\\nALONE = pkg.base.VALUE * 10\\n")
+assert r.reload("pkg.alone").ok
+saves = dict(calls)
+Path("pkg/base.py").write_text("VALUE = 5\\n")
+result = r.reload("pkg.base")
+import pkg.alone
+emit(saves=saves, reloaded=sorted(result.reloaded), alone=pkg.alone.ALONE,
+     parsed=calls["parse"] > 0)
+""",
+    )
+    assert start(project, cache, script) == {
+        "saves": {"read": 4, "parse": 0},
+        "reloaded": ["pkg.alone", "pkg.base", "pkg.mid", "pkg.top"],
+        "alone": 50,
+        "parsed": True,
+    }
+    # Edited and reloaded, the graph never looked at again: parsed when the process exits.
+    script = COUNTING.replace(
+        'emit(calls=calls, dependents=sorted(r.graph.dependents("pkg.base")))',
+        'r.graph\nPath("pkg/alone.py").write_text("from pkg import mid\\nALONE = mid.MID\\n")\n'
+        'assert r.reload("pkg.alone").ok\nemit()',
+    )
+    start(project, cache, script)
+    assert start(project, cache) == {
+        "calls": {"read": 0, "parse": 0},
+        "dependents": ["pkg.alone", "pkg.mid", "pkg.top"],
+    }

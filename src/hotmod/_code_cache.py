@@ -13,9 +13,10 @@ same-size edit would run old bytecode.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
 from types import CodeType, ModuleType
@@ -96,8 +97,8 @@ def discard_bytecode(source_path: str) -> None:
     for a ``.pyc`` written at the module's import, on every first reload of a file), where
     four bytes written in place cost an open. None is created where there was none.
     """
-    with contextlib.suppress(OSError, ValueError, NotImplementedError):
-        cached = importlib.util.cache_from_source(source_path)
+    try:
+        cached = _bytecode_path(source_path, sys.pycache_prefix)
         st = os.stat(cached)
         if not st.st_size or _discarded.get(cached) == (st.st_ino, st.st_mtime_ns, st.st_size):
             return  # discarded already (empty: by an earlier hotmod), its time kept
@@ -111,6 +112,14 @@ def discard_bytecode(source_path: str) -> None:
         finally:
             os.close(fd)
         _discarded[cached] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    except (OSError, ValueError, NotImplementedError):  # no .pyc (the usual case), or none here
+        pass
+
+
+@functools.lru_cache(maxsize=4096)
+def _bytecode_path(source_path: str, prefix: str | None) -> str:
+    """``importlib.util.cache_from_source``, once per file (and ``sys.pycache_prefix``)."""
+    return importlib.util.cache_from_source(source_path)
 
 
 # What a discarded .pyc starts with instead of the magic number.

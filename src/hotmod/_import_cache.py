@@ -24,7 +24,7 @@ import marshal
 import os
 import sys
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hotmod._code_cache import StatKey, blake2b
@@ -60,6 +60,9 @@ class ImportCache:
     def __init__(self, roots: Iterable[Path], folder: Path | None) -> None:
         self._entries: dict[str, tuple[StatKey, Entry]] = {}
         self._dirty = False
+        # called first by save(): puts in what its owner left to parse later (a Reloader's
+        # edited files, parsed when its graph is next consulted)
+        self.before_save: Callable[[], None] | None = None
         self._file: Path | None = None
         if folder is None:
             return
@@ -105,6 +108,12 @@ class ImportCache:
 
     def save(self) -> None:
         """Write the entries if any changed (best effort: errors are logged at debug level)."""
+        before = self.before_save
+        if before is not None:
+            try:
+                before()
+            except Exception as exc:  # at exit: nothing to report it to but the log
+                logger.debug("could not parse the pending files for %s: %s", self._file, exc)
         if not self._dirty or self._file is None:
             return
         self._dirty = False

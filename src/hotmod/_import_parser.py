@@ -194,10 +194,7 @@ def _continued_import(text: bytes, stop: int) -> bool:
         line_end = text.find(b"\n", found.start())
         line_end = len(text) if line_end < 0 else line_end
         line = text[start:line_end].rstrip()
-        if not line.endswith(b"\\") and all(
-            line.count(opening) <= line.count(closing)
-            for opening, closing in ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
-        ):
+        if not line.endswith(b"\\") and _closes_brackets(line):
             end = line_end
             continue
         if _in_literal(text, start, line_end, found.start()):
@@ -210,6 +207,16 @@ def _continued_import(text: bytes, stop: int) -> bool:
             return True
         end = statement_end
     return False
+
+
+def _closes_brackets(line: bytes) -> bool:
+    """Whether ``line`` closes every bracket it opens (counted, strings not told apart)."""
+    return (
+        # the common line opens none: three searches instead of six counts
+        (b"(" not in line or line.count(b"(") <= line.count(b")"))
+        and (b"[" not in line or line.count(b"[") <= line.count(b"]"))
+        and (b"{" not in line or line.count(b"{") <= line.count(b"}"))
+    )
 
 
 # A one-line string literal (escapes skipped) with the letters before it, or a comment. The

@@ -9,6 +9,7 @@ import os
 import select
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
@@ -69,6 +70,20 @@ def _finish_builds() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_finish_builds)
+
+
+def _pending_flusher(reloader: Reloader) -> Callable[[], None]:
+    """``reloader._flush_pending``, without keeping the Reloader alive (its import cache
+    holds it)."""
+    method = weakref.WeakMethod(reloader._flush_pending)
+
+    def flush() -> None:
+        bound = method()
+        if bound is not None:
+            bound()
+
+    return flush
+
 
 _applied = 0  # reloads applied in this process (a forked child starts from its parent's count)
 _applied_lock = threading.Lock()
@@ -227,6 +242,9 @@ class Reloader:
         # Changed sources whose imports are parsed when the graph is next consulted, so the
         # parse is not on the path from save to new code running.
         self._unparsed: dict[str, bytes] = {}
+        # Modules re-executed whose globals are scanned for bound modules at the same time
+        # (their module objects then: a later scan sees at least as much).
+        self._unscanned: dict[str, None] = {}
         # The last few sources parsed that way, with what they import: the next edit of such a
         # file that leaves its imports alone (``same_imports``) is not parsed again.
         self._parsed: dict[str, tuple[bytes, bool, frozenset[str], frozenset[str]]] = {}
@@ -286,6 +304,7 @@ class Reloader:
         # modules again at that reload.
         select_adapters(self._adapters)
         self._imports = ImportCache(self._index.roots, default_cache_dir())
+        self._imports.before_save = _pending_flusher(self)
         self._refresh_index(force=True, stats=stats)
         self._imports.save()
         # What was imported meanwhile (the app goes on importing while the thread builds):
@@ -359,7 +378,7 @@ class Reloader:
     def graph(self) -> ImportGraph:
         """The import graph of the watched modules (``dependencies()``, ``dependents()``)."""
         self._wait_built()
-        if self._unparsed or observed_count() != self._observed_at:
+        if self._unparsed or self._unscanned or observed_count() != self._observed_at:
             with self._lock:
                 self._parse_pending()
                 self._add_observed()
@@ -884,10 +903,7 @@ class Reloader:
         # Only what this reload imported for the first time, or (lazy) evicted, changed the
         # index: look at those names, not at every loaded module.
         self._refresh_index(names=(*imported, *evicted))
-        for name in (*sources, *imported, *newer_files):
-            module = self._live.get(name)
-            if module is not None and name in self._graph:
-                self._scan(name, module)
+        self._unscanned.update(dict.fromkeys((*sources, *imported, *newer_files)))
 
     def _resequence(self, completed: tuple[str, ...]) -> None:
         """Keep the graph's module order the order in which imports completed: when this
@@ -908,7 +924,8 @@ class Reloader:
     def _plan(self, changed: frozenset[str]) -> tuple[list[tuple[str, ...]], list[str]]:
         """The graph's reload plan, reused while the graph and the skip marks are unchanged
         (saving the same file again is the common case)."""
-        self._parse_pending()
+        if (self._unparsed or self._unscanned) and not self._only_own_imports_pending(changed):
+            self._parse_pending()
         self._add_observed()
         self._rescan_grown()
         cached = self._last_plan
@@ -920,9 +937,29 @@ class Reloader:
             and all(map(self._is_left_out, cached[3]))
         ):
             return cached[2], cached[3]
+        self._parse_pending()  # (left pending above, when the cached plan is not reused)
         plan, skipped = self._graph.reload_plan(changed, stop=self._is_left_out)
         self._last_plan = (changed, self._graph.version, plan, skipped)
         return plan, skipped
+
+    def _only_own_imports_pending(self, changed: frozenset[str]) -> bool:
+        """Whether the modules whose imports are not parsed (or bindings not scanned) yet
+        cannot change the plan for ``changed``: the cached plan is the one module edited again
+        (a module nothing imports), and it is the only one pending. What a module imports or
+        binds decides what it depends on, never who depends on it, so its plan stays itself;
+        its new imports are looked at when another plan or the graph needs them (``graph``),
+        not at each save of that file."""
+        cached = self._last_plan
+        if cached is None or cached[0] != changed or cached[1] != self._graph.version:
+            return False
+        plan = cached[2]
+        return (
+            len(plan) == 1
+            and len(plan[0]) == 1
+            and self._unparsed.keys() <= changed
+            and self._unscanned.keys() <= changed
+            and observed_count() == self._observed_at  # no import seen that a parse explains
+        )
 
     def _plan_still_holds(self, plan: list[tuple[str, ...]]) -> bool:
         """No module of a reused plan was marked ``__hotmod_skip__`` or lost its file since."""
@@ -1137,13 +1174,29 @@ class Reloader:
             ):
                 graph.add_observed(importer, imported)
 
+    def _flush_pending(self) -> None:
+        """``_parse_pending`` unless a reload runs now (the import cache's save at exit: what
+        is still pending is parsed at the next start instead)."""
+        if (self._unparsed or self._unscanned) and self._lock.acquire(blocking=False):
+            try:
+                self._parse_pending()
+            finally:
+                self._lock.release()
+
     def _parse_pending(self) -> None:
+        """Bring the graph in step with the modules the last reloads re-executed: the imports
+        of their edited sources (``_unparsed``), the modules bound in their globals."""
         unparsed, self._unparsed = self._unparsed, {}
         for name, data in unparsed.items():
             record = self._index.get(name)
             if record is not None:
                 version = self._sources.loaded(record.path)
                 self._parse_into_graph(record, data, version, remember=True)
+        unscanned, self._unscanned = self._unscanned, {}
+        for name in unscanned:
+            module = self._live.get(name)
+            if module is not None and name in self._graph:
+                self._scan(name, module)
 
     def _parse_into_graph(
         self,

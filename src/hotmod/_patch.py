@@ -565,7 +565,9 @@ class Patcher:
 
     def __init__(self) -> None:
         self.patched: list[str] = []
-        self._undo: list[Callable[[], None]] = []
+        # what undoes each change, in order: a call, or (namespace, name, value) for a name
+        # bound again (the most common change: no partial and bound method for each one)
+        self._undo: list[Callable[[], None] | tuple[dict[str, Any], str, object]] = []
         # id(new class) -> (new class, surviving class): the new module's references to the
         # new class are bound to the surviving one
         self._classes: dict[int, tuple[type, type]] = {}
@@ -793,7 +795,7 @@ class Patcher:
             old_ns[key] = old  # held elsewhere: forwarded, the old module as it was
             return False
         self._done.add(id(old))
-        self._undo.append(functools.partial(old_ns.__setitem__, key, old))
+        self._undo.append((old_ns, key, old))  # (a binding: see undo)
         if boxed:
             self._move_box(old, new, forward=False)
         self.patched.append(f"{old.__module__}.{new.__qualname__}")
@@ -832,7 +834,7 @@ class Patcher:
             return False
         self._done.add(id(old))
         self._replaced[id(new)] = new
-        self._undo.append(functools.partial(old_ns.__setitem__, key, old))
+        self._undo.append((old_ns, key, old))  # (a binding: see undo)
         qualname = f"{new.__module__}.{new.__qualname__}"
         self.patched.append(qualname)
         # its methods, as _patch_class does them (the same lines, not a shared helper:
@@ -1064,7 +1066,11 @@ class Patcher:
         """Revert every change, last first (the transaction's rollback)."""
         undo, self._undo = self._undo, []
         for step in reversed(undo):
-            step()
+            if type(step) is tuple:
+                namespace, key, value = step
+                namespace[key] = value
+            else:
+                step()
         self.release()
         self.patched.clear()
 

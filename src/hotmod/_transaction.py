@@ -171,7 +171,7 @@ class _PlanFinder:
 
 
 def _initial_search_locations(
-    spec: ModuleSpec, parent_path: Sequence[str] | None
+    spec: ModuleSpec, parent_path: Callable[[], Sequence[str] | None]
 ) -> list[str] | None:
     """A package's ``__path__`` as a fresh import gives it, before its ``__init__`` runs; None
     for a module that is not a package.
@@ -182,7 +182,8 @@ def _initial_search_locations(
     alone; when the list holds more, the finders are asked again, as a fresh import would (a
     finder may give several locations), and their answer is taken if it is for the same file.
     ``__path__ = extend_path(__path__, ...)`` rebinds the name to a new list and leaves the
-    spec's list as the finder made it: it is kept either way.
+    spec's list as the finder made it: it is kept either way. ``parent_path`` gives where the
+    finders search (asked only then).
     """
     locations = spec.submodule_search_locations
     if locations is None:
@@ -190,7 +191,7 @@ def _initial_search_locations(
     origin = spec.origin
     folder = os.path.dirname(origin) if isinstance(origin, str) else None
     if len(locations) > 1 and folder is not None:
-        found = _find_spec_again(spec.name, parent_path)
+        found = _find_spec_again(spec.name, parent_path())
         if found is not None and found.origin == origin:
             fresh = found.submodule_search_locations
             if fresh is not None:
@@ -500,7 +501,7 @@ class Transaction:
         old_spec: ModuleSpec = self._namespace(name)["__spec__"]
         origin = old_spec.origin
         assert isinstance(origin, str)
-        locations = _initial_search_locations(old_spec, self._parent_path(name))
+        locations = _initial_search_locations(old_spec, lambda: self._parent_path(name))
         spec = ModuleSpec(
             name,
             CodeLoader(name, origin, code),
@@ -576,7 +577,7 @@ class Transaction:
         old = self._old[name]
         old_namespace = old.__dict__ if type(old) is ModuleType else self._namespace(name)
         spec: ModuleSpec = old_namespace["__spec__"]
-        locations = _initial_search_locations(spec, self._parent_path(name))
+        locations = _initial_search_locations(spec, lambda: self._parent_path(name))
         if locations is not None:
             # A package's __path__ is its spec's list, as in a fresh import (the old spec's
             # list is the old __path__, which the old __init__ may have extended)

@@ -1247,6 +1247,50 @@ def test_failure_in_a_later_module_restores_every_patched_object(project: Projec
     }
 
 
+def test_failure_in_a_later_module_puts_back_what_nothing_held(project: Project) -> None:
+    """A function and a class that nothing but their module holds are not upgraded: the old
+    module's names are bound to the new ones. When a later module fails, those names are bound
+    back: the module running again is the old one, with its own functions and classes."""
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": """
+                def f():
+                    return "f1"
+                class K:
+                    def m(self):
+                        return "k1"
+            """,
+            "pkg/b.py": "from pkg import a\nVALUE = 1\n",
+        }
+    )
+    out = project.result(
+        """
+        import pkg.a, pkg.b
+        ids = [id(pkg.a.f), id(pkg.a.K)]  # (the ids only: nothing here holds them)
+        r = hotmod.Reloader("pkg")
+        edit("pkg/a.py", "f1", "f2")
+        edit("pkg/a.py", "k1", "k2")
+        edit("pkg/b.py", "VALUE = 1", "VALUE = 1 / 0")
+        failed = r.reload("pkg.a")
+        back = [id(pkg.a.f), id(pkg.a.K)] == ids
+        calls = [pkg.a.f(), pkg.a.K().m()]
+        edit("pkg/b.py", "VALUE = 1 / 0", "VALUE = 1")
+        applied = r.reload("pkg.a")
+        emit(failed=failed.ok, back=back, calls=calls, applied=applied.ok,
+             now=[pkg.a.f(), pkg.a.K().m()], patched=sorted(applied.patched))
+        """
+    )
+    assert out == {
+        "failed": False,
+        "back": True,
+        "calls": ["f1", "k1"],
+        "applied": True,
+        "now": ["f2", "k2"],
+        "patched": ["pkg.a.K", "pkg.a.K.m", "pkg.a.f"],
+    }
+
+
 def test_exception_while_patching_rolls_the_whole_reload_back(project: Project) -> None:
     project.write(
         {

@@ -36,6 +36,7 @@ from __future__ import annotations
 import abc
 import enum
 import functools
+import itertools
 import logging
 import sys
 import sysconfig
@@ -437,6 +438,8 @@ def _cached_function(wrapper: object) -> FunctionType | None:
 # Immutable values whose equal copies a class attribute need not be set to again (a setattr
 # on a class costs its subclasses' method caches, and a dunder name its slot lookup).
 _ATOMS = frozenset({str, int, float, bool, bytes, type(None)})
+# class attributes that hold no function to forward (``_functions_of`` gives nothing)
+_NO_FUNCTIONS = _ATOMS | {GetSetDescriptorType, MemberDescriptorType}
 
 
 def _rewrapped(key: str, module: str, old: FunctionType, new: FunctionType) -> bool:
@@ -535,6 +538,8 @@ def _own_references(cls: type) -> int:
         if kind is GetSetDescriptorType or kind is MemberDescriptorType:
             count += value.__objclass__ is cls
             continue
+        if kind in _ATOMS or (kind is FunctionType and value.__closure__ is None):
+            continue  # (the common members, without the call below)
         for _, func in _functions_of(value):
             for cell in func.__closure__ or ():
                 if id(cell) not in cells:
@@ -651,8 +656,8 @@ class Patcher:
             elif type(new) is _CACHE_WRAPPER:
                 self._forward_cached(name, old, new)
             elif (
-                _is(new, type)
-                and _is(old, type)
+                isinstance(new, type)
+                and isinstance(old, type)
                 and old.__module__ == name
                 and new.__module__ == name
                 and old.__qualname__ == new.__qualname__
@@ -822,8 +827,8 @@ class Patcher:
         ):
             return False
         own = old.__dict__
-        if any(isinstance(value, type) for value in own.values()):
-            return False
+        if any(map(isinstance, own.values(), itertools.repeat(type))):
+            return False  # a nested class
         old_ns[key] = new
         held = _refs(old) - self._unheld
         # (a class's own parts hold it at most 4 times, and once per slot: its __mro__, its
@@ -841,7 +846,7 @@ class Patcher:
         # _unheld_method counts references one call below the loop that holds `current`)
         for name, value in new.__dict__.items():
             current = own.get(name, _MISSING)
-            if current is _MISSING or current is value:
+            if current is _MISSING or current is value or type(current) in _NO_FUNCTIONS:
                 continue
             if self._unheld_method(current, value):
                 self.patched.append(f"{qualname}.{name}")

@@ -656,8 +656,8 @@ class Patcher:
             elif type(new) is _CACHE_WRAPPER:
                 self._forward_cached(name, old, new)
             elif (
-                isinstance(new, type)
-                and isinstance(old, type)
+                _is(new, type)  # (not isinstance: it reads __class__, a lazy object's)
+                and _is(old, type)
                 and old.__module__ == name
                 and new.__module__ == name
                 and old.__qualname__ == new.__qualname__

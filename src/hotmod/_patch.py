@@ -43,7 +43,13 @@ import sysconfig
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from types import CodeType, FunctionType, GetSetDescriptorType, MemberDescriptorType
+from types import (
+    CodeType,
+    FunctionType,
+    GetSetDescriptorType,
+    MemberDescriptorType,
+    ModuleType,
+)
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hotmod._class_statements import hook_registries
@@ -438,6 +444,9 @@ def _cached_function(wrapper: object) -> FunctionType | None:
 # Immutable values whose equal copies a class attribute need not be set to again (a setattr
 # on a class costs its subclasses' method caches, and a dunder name its slot lookup).
 _ATOMS = frozenset({str, int, float, bool, bytes, type(None)})
+# old module values that no branch of ``Patcher.patch_module`` upgrades, whatever the new value
+# (most of a module's names: its constants, tables, imported modules), passed over at once
+_NOT_UPGRADED = _ATOMS | {ModuleType, dict, list, tuple, set, frozenset, object}
 # class attributes that hold no function to forward (``_functions_of`` gives nothing)
 _NO_FUNCTIONS = _ATOMS | {GetSetDescriptorType, MemberDescriptorType}
 
@@ -634,7 +643,7 @@ class Patcher:
         replaced = self._replaced
         for key, new in list(new_ns.items()):
             old = old_ns.get(key, _MISSING)
-            if old is _MISSING or old is new:
+            if old is _MISSING or old is new or type(old) in _NOT_UPGRADED:
                 continue
             if replaced and replaced.get(id(old)) is old:
                 # the class statement's class stood in for a class nothing held: the old

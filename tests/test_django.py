@@ -583,6 +583,58 @@ def test_a_reload_without_models_leaves_the_app_registry_caches(site: Path) -> N
     }
 
 
+SIGNALS_FOLLOWED = """
+import json, os, sys
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+os.environ["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+import django
+django.setup()
+import hotmod, polls.views
+r = hotmod.Reloader("mysite", "polls")
+oks = [r.reload("polls.views").ok]  # the adapter has looked at every module by now
+Path("polls/custom_signals.py").write_text("from django.dispatch import Signal\\nvoted = Signal()\\n")
+Path("polls/hooks.py").write_text(
+    "from polls.custom_signals import voted\\nTAG = 'v1'\\n"
+    "def on_vote(sender, **kwargs):\\n    return TAG\\n"
+    "voted.connect(on_vote, weak=False)\\n"
+)
+import polls.hooks  # imported after that look: its signal is new to the adapter
+from polls.custom_signals import voted
+answers = []
+for tag in ("v2", "v3"):
+    Path("polls/hooks.py").write_text(Path("polls/hooks.py").read_text().replace(
+        answers and answers[-1][-1] or "v1", tag))
+    oks.append(r.reload("polls.hooks").ok)
+    answers.append([answer for _, answer in voted.send(sender=None)])
+    oks.append(r.reload("polls.views").ok)  # a reload that adds no module
+# A reload that imports a signal's module for the first time (the views' new import)
+Path("polls/ping_signal.py").write_text("from django.dispatch import Signal\\npinged = Signal()\\n")
+Path("polls/ping_hooks.py").write_text(
+    "from polls.ping_signal import pinged\\nTAG = 'p1'\\n"
+    "def on_ping(sender, **kwargs):\\n    return TAG\\n"
+    "pinged.connect(on_ping, weak=False)\\n"
+)
+Path("polls/views.py").write_text(Path("polls/views.py").read_text() + "\\nimport polls.ping_hooks\\n")
+oks.append(r.reload("polls.views").ok)
+Path("polls/ping_hooks.py").write_text(Path("polls/ping_hooks.py").read_text().replace("p1", "p2"))
+oks.append(r.reload("polls.ping_hooks").ok)
+from polls.ping_signal import pinged
+answers.append([answer for _, answer in pinged.send(sender=None)])
+print(json.dumps({"ok": oks, "answers": answers}))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_receivers_of_a_signal_imported_after_the_first_reload_are_replaced(site: Path) -> None:
+    """A receiver that a reloaded module connected is disconnected before it re-executes, also
+    for a signal defined in a module imported after the adapter last looked at the module
+    dict, by the application or by a reload (between reloads that added no module the
+    adapter does not look at the dict again)."""
+    result = _run_check(site, SIGNALS_FOLLOWED)
+    assert result == {"ok": [True] * 7, "answers": [["v2"], ["v3"], ["p2"]]}
+
+
 def test_framework_adapters_are_not_imported_without_their_framework(project: Project) -> None:
     project.write({"pkg/__init__.py": "", "pkg/a.py": "X = 1\n"})
     result = project.result(

@@ -105,6 +105,7 @@ class _State:
     sites: list[Any] = field(default_factory=list)  # admin sites whose registry changed
     # resolvers replaced at commit: (list of patterns, index, the resolver that was there)
     replaced: list[tuple[list[Any], int, Any]] = field(default_factory=list)
+    loaded: int = 0  # how many modules the module dict held at detach
 
 
 class DjangoRegistries(Adapter[_State]):
@@ -117,6 +118,10 @@ class DjangoRegistries(Adapter[_State]):
         # module name -> module object already scanned for signals; the signals found
         self._scanned: dict[str, object] = {}
         self._signals: weakref.WeakSet[Signal] = weakref.WeakSet()
+        # the module dict's size and last entry when every module in it had been scanned: the
+        # same again, no module was added or replaced since (a module enters the dict at its
+        # end), and the walk is not needed
+        self._walked: tuple[int, str, int] | None = None
         # The first scan walks the globals of every loaded module (a few ms): done now, when
         # the first Reloader selects this adapter, not by the first reload. Later ones look
         # only at modules imported (or replaced) since.
@@ -125,7 +130,7 @@ class DjangoRegistries(Adapter[_State]):
     # -- the three phases ------------------------------------------------------------------
 
     def detach(self, modules: Mapping[str, ModuleType]) -> _State:
-        state = _State()
+        state = _State(loaded=len(live_modules()))
         if not (settings.configured and apps.ready):
             return state
         names = frozenset(modules)
@@ -152,6 +157,7 @@ class DjangoRegistries(Adapter[_State]):
         _refresh_template_libraries(names)
         self._fresh_resolvers(names, state)
         _clear_url_caches()
+        self._scan_reloaded(modules, state)
         settings_module = getattr(settings, "SETTINGS_MODULE", None)
         if settings_module in names:
             logger.warning(
@@ -218,6 +224,8 @@ class DjangoRegistries(Adapter[_State]):
 
     def _detach_signals(self, names: frozenset[str], state: _State) -> None:
         for signal in self._all_signals():
+            if not signal.receivers:  # (most of Django's own: no lock, no copy)
+                continue
             with signal.lock:
                 receivers = list(signal.receivers)
                 kept = [entry for entry in receivers if _receiver_module(entry) not in names]
@@ -228,15 +236,33 @@ class DjangoRegistries(Adapter[_State]):
 
     def _all_signals(self) -> list[Signal]:
         """The signals held in the globals of loaded modules (each module scanned once per
-        module object, so a reload costs a walk of the module dict, not of every global)."""
-        for name, module in list(live_modules().items()):
-            if self._scanned.get(name) is module:
-                continue
-            self._scanned[name] = module
-            for value in list(_namespace(module).values()):
-                if issubclass(type(value), Signal):
-                    self._signals.add(value)
+        module object; the module dict is walked only when a module may have been added or
+        replaced since the last walk, see ``_walked``)."""
+        live = live_modules()
+        if self._walked is None or self._walked != _last_entry(live):
+            for name, module in list(live.items()):
+                self._scan(name, module)
+            self._walked = _last_entry(live)
         return list(self._signals)
+
+    def _scan(self, name: str, module: object) -> None:
+        if self._scanned.get(name) is module:
+            return
+        self._scanned[name] = module
+        for value in list(_namespace(module).values()):
+            if issubclass(type(value), Signal):
+                self._signals.add(value)
+
+    def _scan_reloaded(self, modules: Mapping[str, ModuleType], state: _State) -> None:
+        """After a reload that added no module to the module dict and took none out: its new
+        module objects are the only ones not scanned, and the next reload need not walk the
+        dict (each reload moved its modules to the dict's end)."""
+        live = live_modules()
+        if self._walked is None or len(live) != state.loaded:
+            return  # (the next look walks the dict)
+        for name, module in modules.items():
+            self._scan(name, module)
+        self._walked = _last_entry(live)
 
     @staticmethod
     def _put_back(state: _State) -> None:
@@ -264,6 +290,16 @@ class DjangoRegistries(Adapter[_State]):
         patterns = _namespace(root).get("urlpatterns")
         if isinstance(patterns, list):
             _refresh_patterns(patterns, names, live, admin_urls, state.replaced)
+
+
+def _last_entry(modules: dict[str, Any]) -> tuple[int, str, int] | None:
+    """The module dict's size and last entry (name, id of the object), None when empty or
+    changed while read."""
+    try:
+        name = next(reversed(modules))
+        return len(modules), name, id(modules[name])
+    except (StopIteration, KeyError, RuntimeError):
+        return None
 
 
 def _receiver_module(entry: Any) -> str | None:

@@ -240,10 +240,12 @@ _COMMON_SHAPES: tuple[CodeType, ...] = (
 
 
 def prepare_templates() -> None:
-    """Make the templates of the common signature shapes (some 80 us each, once a process);
-    a Reloader's index thread calls this."""
+    """Make the templates of the common signature shapes (some 80 us each, once a process)
+    and calibrate the reference counts (``_unheld_count``, some 50 us): a Reloader's index
+    thread calls this, so that the first reload does not."""
     for code in _COMMON_SHAPES:
         _trampoline_template(code, 0)
+    _unheld_count()  # (not calibrated in a traced thread: the first reload then does it)
 
 
 def _named(template: CodeType, parameters: tuple[str, ...], box: _Box) -> dict[str, Any]:

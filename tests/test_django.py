@@ -593,7 +593,8 @@ django.setup()
 import hotmod, polls.views
 r = hotmod.Reloader("mysite", "polls")
 oks = [r.reload("polls.views").ok]  # the adapter has looked at every module by now
-Path("polls/custom_signals.py").write_text("from django.dispatch import Signal\\nvoted = Signal()\\n")
+SIGNAL = "from django.dispatch import Signal\\n{} = Signal()\\n"
+Path("polls/custom_signals.py").write_text(SIGNAL.format("voted"))
 Path("polls/hooks.py").write_text(
     "from polls.custom_signals import voted\\nTAG = 'v1'\\n"
     "def on_vote(sender, **kwargs):\\n    return TAG\\n"
@@ -609,13 +610,14 @@ for tag in ("v2", "v3"):
     answers.append([answer for _, answer in voted.send(sender=None)])
     oks.append(r.reload("polls.views").ok)  # a reload that adds no module
 # A reload that imports a signal's module for the first time (the views' new import)
-Path("polls/ping_signal.py").write_text("from django.dispatch import Signal\\npinged = Signal()\\n")
+Path("polls/ping_signal.py").write_text(SIGNAL.format("pinged"))
 Path("polls/ping_hooks.py").write_text(
     "from polls.ping_signal import pinged\\nTAG = 'p1'\\n"
     "def on_ping(sender, **kwargs):\\n    return TAG\\n"
     "pinged.connect(on_ping, weak=False)\\n"
 )
-Path("polls/views.py").write_text(Path("polls/views.py").read_text() + "\\nimport polls.ping_hooks\\n")
+views = Path("polls/views.py")
+views.write_text(views.read_text() + "\\nimport polls.ping_hooks\\n")
 oks.append(r.reload("polls.views").ok)
 Path("polls/ping_hooks.py").write_text(Path("polls/ping_hooks.py").read_text().replace("p1", "p2"))
 oks.append(r.reload("polls.ping_hooks").ok)

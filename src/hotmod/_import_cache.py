@@ -108,13 +108,15 @@ class ImportCache:
 
     def save(self) -> None:
         """Write the entries if any changed (best effort: errors are logged at debug level)."""
+        if self._file is None:
+            return  # (the cache is off: nothing pending is parsed for it)
         before = self.before_save
         if before is not None:
             try:
                 before()
             except Exception as exc:  # at exit: nothing to report it to but the log
                 logger.debug("could not parse the pending files for %s: %s", self._file, exc)
-        if not self._dirty or self._file is None:
+        if not self._dirty:
             return
         self._dirty = False
         folder = self._file.parent
